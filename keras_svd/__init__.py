@@ -1,0 +1,13 @@
+"""keras-svd: Sparse Variational Dropout and Monte-Carlo dropout for Keras 3."""
+
+from keras_svd import kl
+from keras_svd import layers
+from keras_svd.layers import PermaDropout
+from keras_svd.layers import VariationalConv2D
+from keras_svd.layers import VariationalDense
+from keras_svd.model_utils import compression_ratio
+from keras_svd.model_utils import set_kl_weight
+from keras_svd.model_utils import set_num_train_examples
+from keras_svd.model_utils import sparsity_report
+from keras_svd.model_utils import variational_layers
+from keras_svd.version import __version__

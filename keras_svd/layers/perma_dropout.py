@@ -1,0 +1,74 @@
+"""`PermaDropout`: Monte-Carlo dropout that stays on at inference."""
+
+import math
+import numbers
+
+import keras
+
+
+@keras.saving.register_keras_serializable(package="keras_svd")
+class PermaDropout(keras.layers.Dropout):
+    """Dropout that is active in training and at inference alike.
+
+    Monte-Carlo dropout (Gal & Ghahramani, 2016): keeping dropout on at test
+    time turns one trained network into a distribution of predictions whose
+    spread measures the model's uncertainty. The layer ignores `training`, so
+    it stays stochastic under `model.predict`, `model(x)` and
+    `model(x, training=False)`, in Sequential and functional models (Keras 3
+    functional models override a node's `training=True` with the outer value,
+    which silently turns `Dropout(rate)(x, training=True)` off under
+    `predict`). Every call draws a fresh mask from the layer's
+    `keras.random.SeedGenerator`. Kept units are scaled by `1 / (1 - rate)`
+    so that the expected value is preserved.
+
+    Args:
+        rate: float in [0, 1), the fraction of input units to drop.
+        noise_shape: 1D tuple of integers (or `None`), the shape of the binary
+            mask, as in `keras.layers.Dropout`.
+        seed: integer seed of the layer's generator; the masks still differ
+            from call to call.
+
+    Call arguments:
+        inputs: input tensor (of any rank).
+        training: ignored; the layer always drops.
+
+    Example:
+
+    ```python
+    model = keras.Sequential([
+        keras.Input((784,)),
+        keras.layers.Dense(128, activation="relu"),
+        keras_svd.layers.PermaDropout(0.5),
+        keras.layers.Dense(10, activation="softmax"),
+    ])
+    samples = [model.predict(x, verbose=0) for _ in range(20)]  # all differ
+    ```
+    """
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        if (
+            not isinstance(rate, numbers.Real)
+            or isinstance(rate, bool)
+            or not math.isfinite(rate)
+            or not 0 <= rate < 1
+        ):
+            raise ValueError(
+                f"rate must be in [0, 1). Received: rate={rate!r}"
+            )
+        if seed is not None and (
+            isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
+        ):
+            raise ValueError(
+                f"seed must be an integer or None. Received: seed={seed!r}"
+            )
+        super().__init__(rate=rate, noise_shape=noise_shape, seed=seed, **kwargs)
+
+    def call(self, inputs, training=None):
+        if self.rate == 0:
+            return inputs
+        return keras.random.dropout(
+            inputs,
+            self.rate,
+            noise_shape=self.noise_shape,
+            seed=self.seed_generator,
+        )

@@ -1,0 +1,340 @@
+"""`VariationalConv2D`: a Conv2D layer with Sparse Variational Dropout."""
+
+import math
+import numbers
+
+import keras
+from keras import ops
+
+from keras_svd.layers.variational_layer import VariationalLayer
+
+
+def _pair(value, name):
+    """Normalizes an int or a pair of ints to a tuple of two positive ints."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        pair = (int(value), int(value))
+    elif isinstance(value, (tuple, list)) and len(value) == 2:
+        pair = tuple(value)
+    else:
+        pair = None
+    if pair is None or not all(
+        isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1
+        for v in pair
+    ):
+        raise ValueError(
+            f"{name} must be a positive integer or a tuple of 2 positive "
+            f"integers. Received: {name}={value!r}"
+        )
+    return tuple(int(v) for v in pair)
+
+
+@keras.saving.register_keras_serializable(package="keras_svd")
+class VariationalConv2D(VariationalLayer, keras.layers.Layer):
+    """2D convolution with a learned dropout rate per weight.
+
+    Sparse Variational Dropout (Molchanov, Ashukha & Vetrov, ICML 2017) for
+    convolutions. Each kernel weight has the posterior N(theta, alpha *
+    theta^2), with log alpha = clip(log_sigma2 - log(theta^2 + 1e-8), -8, 8).
+    In training the layer samples its pre-activations with the local
+    reparameterization trick, `mean = conv(x, theta)`,
+    `var = conv(x^2, alpha * theta^2)` (same strides, padding, dilation and
+    groups), `outputs = activation(mean + sqrt(var + 1e-8) * eps + bias)`,
+    eps ~ N(0, 1) per output element. At inference it is deterministic:
+    `activation(conv(x, theta * [log alpha < threshold]) + bias)`.
+
+    It adds `kl_weight * KL / N` to the model's losses, exactly as
+    `VariationalDense` does; see there for the objective.
+
+    Args:
+        filters: positive integer, the number of output channels.
+        kernel_size: int or tuple of 2 ints, the convolution window.
+        strides: int or tuple of 2 ints (default 1).
+        padding: `"valid"` or `"same"` (case-insensitive).
+        data_format: `"channels_last"`, `"channels_first"` or `None` (the
+            Keras default from `keras.config.image_data_format()`).
+        dilation_rate: int or tuple of 2 ints (default 1).
+        groups: positive integer dividing `filters` and the input channels.
+        activation: activation function; default none.
+        use_bias: whether the layer uses a bias vector (never noisy).
+        kernel_initializer: initializer for theta, the kernel.
+        bias_initializer: initializer for the bias.
+        kernel_regularizer: regularizer for the kernel.
+        bias_regularizer: regularizer for the bias.
+        activity_regularizer: regularizer for the output.
+        kernel_constraint: constraint for the kernel.
+        bias_constraint: constraint for the bias.
+        log_sigma2_init: initial value of every log sigma^2 (default -10).
+        threshold: log alpha at and above which a weight is pruned (3.0).
+        train_clip: use the pruned kernel for the mean in training.
+        num_train_examples: N, the number of training examples.
+        kl_weight: beta, the initial weight of the KL term.
+        seed: integer seed of the layer's noise generator.
+
+    Call arguments:
+        inputs: 4D tensor.
+        training: whether to sample (training) or use the pruned mean.
+
+    Input shape:
+        `(batch, rows, cols, channels)` for channels_last,
+        `(batch, channels, rows, cols)` for channels_first.
+
+    Output shape:
+        `(batch, new_rows, new_cols, filters)` for channels_last,
+        `(batch, filters, new_rows, new_cols)` for channels_first.
+
+    Example:
+
+    ```python
+    model = keras.Sequential([
+        keras.Input((28, 28, 1)),
+        keras_svd.layers.VariationalConv2D(20, 5, activation="relu"),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Flatten(),
+        keras_svd.layers.VariationalDense(10),
+    ])
+    keras_svd.set_num_train_examples(model, 60000)
+    ```
+    """
+
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=(1, 1),
+        padding="valid",
+        data_format=None,
+        dilation_rate=(1, 1),
+        groups=1,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        log_sigma2_init=-10.0,
+        threshold=3.0,
+        train_clip=False,
+        num_train_examples=None,
+        kl_weight=1.0,
+        seed=None,
+        **kwargs,
+    ):
+        if (
+            isinstance(filters, bool)
+            or not isinstance(filters, numbers.Integral)
+            or filters < 1
+        ):
+            raise ValueError(
+                "filters must be a positive integer. "
+                f"Received: filters={filters!r}"
+            )
+        kernel_size = _pair(kernel_size, "kernel_size")
+        strides = _pair(strides, "strides")
+        dilation_rate = _pair(dilation_rate, "dilation_rate")
+        if not isinstance(padding, str) or padding.lower() not in (
+            "valid",
+            "same",
+        ):
+            raise ValueError(
+                'padding must be "valid" or "same". '
+                f"Received: padding={padding!r}"
+            )
+        if data_format is None:
+            data_format = keras.config.image_data_format()
+        if data_format not in ("channels_last", "channels_first"):
+            raise ValueError(
+                'data_format must be "channels_last", "channels_first" or '
+                f"None. Received: data_format={data_format!r}"
+            )
+        if (
+            isinstance(groups, bool)
+            or not isinstance(groups, numbers.Integral)
+            or groups < 1
+            or filters % groups
+        ):
+            raise ValueError(
+                "groups must be a positive integer that divides filters "
+                f"({filters}). Received: groups={groups!r}"
+            )
+        if max(strides) > 1 and max(dilation_rate) > 1:
+            raise ValueError(
+                "strides > 1 cannot be combined with dilation_rate > 1. "
+                f"Received: strides={strides}, dilation_rate={dilation_rate}"
+            )
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self.filters = int(filters)
+        self.kernel_size = kernel_size
+        self.strides = strides
+        self.padding = padding.lower()
+        self.data_format = data_format
+        self.dilation_rate = dilation_rate
+        self.groups = int(groups)
+        self.activation = keras.activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        self.kernel_constraint = keras.constraints.get(kernel_constraint)
+        self.bias_constraint = keras.constraints.get(bias_constraint)
+        self._init_variational(
+            log_sigma2_init=log_sigma2_init,
+            threshold=threshold,
+            train_clip=train_clip,
+            num_train_examples=num_train_examples,
+            kl_weight=kl_weight,
+            seed=seed,
+        )
+        self.input_spec = keras.InputSpec(ndim=4)
+
+    @property
+    def _channel_axis(self):
+        return -1 if self.data_format == "channels_last" else 1
+
+    def build(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(
+                f"{type(self).__name__} expects 4D inputs "
+                "(batch, rows, cols, channels) or (batch, channels, rows, "
+                f"cols). Received: input_shape={tuple(input_shape)}"
+            )
+        channels = input_shape[self._channel_axis]
+        if channels is None or channels % self.groups:
+            raise ValueError(
+                f"{type(self).__name__} needs a known number of input "
+                f"channels divisible by groups={self.groups}. "
+                f"Received: input_shape={tuple(input_shape)}"
+            )
+        kernel_shape = self.kernel_size + (
+            channels // self.groups,
+            self.filters,
+        )
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=kernel_shape,
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        self._build_variational(kernel_shape)
+        if self.use_bias:
+            self.bias = self.add_weight(
+                name="bias",
+                shape=(self.filters,),
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
+        else:
+            self.bias = None
+        self._build_state()
+        self.input_spec = keras.InputSpec(
+            ndim=4, axes={self._channel_axis: channels}
+        )
+
+    def _convolve(self, x, kernel):
+        return ops.conv(
+            x,
+            kernel,
+            strides=self.strides,
+            padding=self.padding,
+            data_format=self.data_format,
+            dilation_rate=self.dilation_rate,
+        )
+
+    def call(self, inputs, training=None):
+        x = ops.cast(inputs, self.compute_dtype)
+        kernel = self.kernel
+        log_alpha = self.log_alpha()
+        self._add_kl_loss(log_alpha, training)
+
+        def sampled():
+            mean_kernel = kernel
+            if self.train_clip:
+                mean_kernel = self._masked_kernel(kernel, log_alpha)
+            mean = self._convolve(x, mean_kernel)
+            variance = self._convolve(
+                ops.square(x), self._variance_kernel(kernel, log_alpha)
+            )
+            return self._sample(mean, variance)
+
+        def deterministic():
+            return self._convolve(x, self._masked_kernel(kernel, log_alpha))
+
+        if training:
+            outputs = sampled()
+        else:
+            outputs = ops.cond(
+                self.sample_at_inference > 0.5, sampled, deterministic
+            )
+        if self.bias is not None:
+            if self.data_format == "channels_last":
+                outputs = ops.add(outputs, self.bias)
+            else:
+                outputs = ops.add(
+                    outputs, ops.reshape(self.bias, (1, self.filters, 1, 1))
+                )
+        if self.activation is not None:
+            outputs = self.activation(outputs)
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        if self.data_format == "channels_last":
+            spatial = input_shape[1:3]
+        else:
+            spatial = input_shape[2:4]
+        new_spatial = []
+        for size, k, s, d in zip(
+            spatial, self.kernel_size, self.strides, self.dilation_rate
+        ):
+            if size is None:
+                new_spatial.append(None)
+            elif self.padding == "same":
+                new_spatial.append(int(math.ceil(size / s)))
+            else:
+                new_spatial.append((size - ((k - 1) * d + 1)) // s + 1)
+        if self.data_format == "channels_last":
+            return (input_shape[0], *new_spatial, self.filters)
+        return (input_shape[0], self.filters, *new_spatial)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "filters": self.filters,
+                "kernel_size": self.kernel_size,
+                "strides": self.strides,
+                "padding": self.padding,
+                "data_format": self.data_format,
+                "dilation_rate": self.dilation_rate,
+                "groups": self.groups,
+                "activation": keras.activations.serialize(self.activation),
+                "use_bias": self.use_bias,
+                "kernel_initializer": keras.initializers.serialize(
+                    self.kernel_initializer
+                ),
+                "bias_initializer": keras.initializers.serialize(
+                    self.bias_initializer
+                ),
+                "kernel_regularizer": keras.regularizers.serialize(
+                    self.kernel_regularizer
+                ),
+                "bias_regularizer": keras.regularizers.serialize(
+                    self.bias_regularizer
+                ),
+                "activity_regularizer": keras.regularizers.serialize(
+                    self.activity_regularizer
+                ),
+                "kernel_constraint": keras.constraints.serialize(
+                    self.kernel_constraint
+                ),
+                "bias_constraint": keras.constraints.serialize(
+                    self.bias_constraint
+                ),
+            }
+        )
+        config.update(self._variational_config())
+        return config

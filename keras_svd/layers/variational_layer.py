@@ -1,0 +1,237 @@
+"""The protocol and shared machinery of the Sparse Variational Dropout layers."""
+
+import math
+import numbers
+import warnings
+
+import keras
+from keras import ops
+
+from keras_svd import kl as kl_lib
+from keras_svd.layers.kl_tracker import KLTracker
+
+
+def _is_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def is_variational(layer):
+    """Returns True when `layer` implements the variational-layer protocol.
+
+    The protocol: methods `log_alpha()`, `kl_divergence()` and
+    `pruning_mask()` and an attribute `threshold`. Utilities such as
+    `keras_svd.sparsity_report` find layers through this check, so a user's
+    own layer takes part by implementing those four names.
+    """
+    return (
+        callable(getattr(layer, "log_alpha", None))
+        and callable(getattr(layer, "kl_divergence", None))
+        and callable(getattr(layer, "pruning_mask", None))
+        and hasattr(layer, "threshold")
+    )
+
+
+class VariationalLayer:
+    """Mixin for layers with one variational kernel (Sparse VD).
+
+    Molchanov, Ashukha & Vetrov, "Variational Dropout Sparsifies Deep Neural
+    Networks" (ICML 2017). Each kernel weight w has the posterior
+    N(theta, sigma^2) with theta = `kernel` and log sigma^2 = `log_sigma2`;
+    log alpha = clip(log_sigma2 - log(theta^2 + 1e-8), -8, 8) and
+    sigma^2 = alpha * theta^2. Subclasses (`VariationalDense`,
+    `VariationalConv2D`) supply the linear operation; this mixin holds what
+    they share: validation of the variational arguments, the extra weights,
+    the protocol (`log_alpha`, `kl_divergence`, `pruning_mask`, `threshold`),
+    the KL loss and the sampled output.
+
+    The loss each layer adds with `add_loss` is `kl_weight * KL / N`, where KL
+    is the layer's summed KL divergence, N the number of training examples
+    (`num_train_examples`) and `kl_weight` the annealing weight beta. With
+    Keras's mean NLL the objective per example is
+    `mean NLL + beta * sum_layers(KL) / N`, the negative ELBO divided by N when
+    beta = 1.
+    """
+
+    def _init_variational(
+        self,
+        log_sigma2_init,
+        threshold,
+        train_clip,
+        num_train_examples,
+        kl_weight,
+        seed,
+    ):
+        if not _is_number(threshold) or not math.isfinite(threshold):
+            raise ValueError(
+                "threshold must be a finite number. "
+                f"Received: threshold={threshold!r}"
+            )
+        if not _is_number(log_sigma2_init) or not math.isfinite(
+            log_sigma2_init
+        ):
+            raise ValueError(
+                "log_sigma2_init must be a finite number. "
+                f"Received: log_sigma2_init={log_sigma2_init!r}"
+            )
+        if not isinstance(train_clip, bool):
+            raise ValueError(
+                "train_clip must be a bool. "
+                f"Received: train_clip={train_clip!r}"
+            )
+        _validate_num_train_examples(num_train_examples, allow_none=True)
+        _validate_kl_weight(kl_weight)
+        self.log_sigma2_init = float(log_sigma2_init)
+        self.threshold = float(threshold)
+        self.train_clip = train_clip
+        self.num_train_examples = num_train_examples
+        self.kl_weight = float(kl_weight)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.kl_tracker = KLTracker(name=f"{self.name}_kl")
+        self._warned_missing_n = False
+
+    def _build_variational(self, kernel_shape):
+        # float32 even under mixed precision: exp(12) is inf in float16.
+        self.log_sigma2 = self.add_weight(
+            name="log_sigma2",
+            shape=kernel_shape,
+            initializer=keras.initializers.Constant(self.log_sigma2_init),
+            trainable=True,
+            dtype="float32",
+            autocast=False,
+        )
+
+    def _build_state(self):
+        """Non-trainable scalars that callbacks change during `fit`."""
+        n = self.num_train_examples
+        self.kl_weight_variable = self.add_weight(
+            name="kl_weight",
+            shape=(),
+            initializer=keras.initializers.Constant(self.kl_weight),
+            trainable=False,
+            dtype="float32",
+            autocast=False,
+        )
+        self.inv_num_train_examples = self.add_weight(
+            name="inv_num_train_examples",
+            shape=(),
+            initializer=keras.initializers.Constant(
+                0.0 if n is None else 1.0 / n
+            ),
+            trainable=False,
+            dtype="float32",
+            autocast=False,
+        )
+        # 1.0: sample the weights at inference too (Monte-Carlo prediction).
+        self.sample_at_inference = self.add_weight(
+            name="sample_at_inference",
+            shape=(),
+            initializer="zeros",
+            trainable=False,
+            dtype="float32",
+            autocast=False,
+        )
+
+    # -- Protocol -----------------------------------------------------------
+
+    def log_alpha(self):
+        """The clipped log alpha of every kernel weight (kernel's shape)."""
+        return kl_lib.clipped_log_alpha(self.kernel, self.log_sigma2)
+
+    def kl_divergence(self):
+        """The layer's KL(q || prior), summed over its kernel (a scalar)."""
+        return kl_lib.total_kl_divergence(self.log_alpha())
+
+    def pruning_mask(self):
+        """1.0 for a kept weight (log alpha < threshold), 0.0 for a pruned."""
+        return ops.cast(ops.less(self.log_alpha(), self.threshold), "float32")
+
+    # -- Objective ----------------------------------------------------------
+
+    def set_num_train_examples(self, num_train_examples):
+        """Sets N, the number of training examples that scales the KL."""
+        _validate_num_train_examples(num_train_examples)
+        self.num_train_examples = int(num_train_examples)
+        if self.built:
+            self.inv_num_train_examples.assign(1.0 / self.num_train_examples)
+
+    def set_kl_weight(self, kl_weight):
+        """Sets beta, the weight of the KL term (1 = the true ELBO)."""
+        _validate_kl_weight(kl_weight)
+        self.kl_weight = float(kl_weight)
+        if self.built:
+            self.kl_weight_variable.assign(self.kl_weight)
+
+    def _add_kl_loss(self, log_alpha, training):
+        if training and self.num_train_examples is None:
+            self._warn_missing_n()
+        kl_term = (
+            kl_lib.total_kl_divergence(log_alpha) * self.inv_num_train_examples
+        )
+        self.add_loss(self.kl_weight_variable * kl_term)
+        self.kl_tracker.update_state(kl_term)
+
+    def _warn_missing_n(self):
+        if self._warned_missing_n:
+            return
+        self._warned_missing_n = True
+        warnings.warn(
+            f"{type(self).__name__} is training without the number of "
+            "training examples N, so its KL term is left out of the loss "
+            "(no sparsification). Call "
+            "`keras_svd.set_num_train_examples(model, n)` before `fit` (or "
+            "pass `num_train_examples=n` to the layer).",
+            UserWarning,
+            stacklevel=3,
+        )
+
+    # -- Forward helpers ----------------------------------------------------
+
+    def _masked_kernel(self, kernel, log_alpha):
+        mask = ops.cast(ops.less(log_alpha, self.threshold), kernel.dtype)
+        return kernel * mask
+
+    def _variance_kernel(self, kernel, log_alpha):
+        """sigma^2 = alpha * theta^2, in the kernel's compute dtype."""
+        theta2 = ops.square(ops.cast(kernel, "float32"))
+        return ops.cast(ops.exp(log_alpha) * theta2, kernel.dtype)
+
+    def _sample(self, mean, variance):
+        """mean + sqrt(variance + 1e-8) * eps, eps ~ N(0, 1) per element."""
+        std = ops.sqrt(ops.cast(variance, "float32") + kl_lib.EPSILON)
+        noise = keras.random.normal(
+            ops.shape(mean), dtype="float32", seed=self.seed_generator
+        )
+        return mean + ops.cast(std * noise, mean.dtype)
+
+    def _variational_config(self):
+        return {
+            "log_sigma2_init": self.log_sigma2_init,
+            "threshold": self.threshold,
+            "train_clip": self.train_clip,
+            "num_train_examples": self.num_train_examples,
+            "kl_weight": self.kl_weight,
+            "seed": self.seed,
+        }
+
+
+def _validate_num_train_examples(value, allow_none=False):
+    if value is None and allow_none:
+        return
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or value < 1
+    ):
+        raise ValueError(
+            "num_train_examples must be a positive integer. "
+            f"Received: num_train_examples={value!r}"
+        )
+
+
+def _validate_kl_weight(value):
+    if not _is_number(value) or not math.isfinite(value) or value < 0:
+        raise ValueError(
+            "kl_weight must be a finite number >= 0. "
+            f"Received: kl_weight={value!r}"
+        )

@@ -1,0 +1,44 @@
+"""Packaging for keras-svd."""
+
+import pathlib
+
+from setuptools import find_packages
+from setuptools import setup
+
+HERE = pathlib.Path(__file__).parent
+
+
+def _version():
+    namespace = {}
+    exec((HERE / "keras_svd" / "version.py").read_text(), namespace)
+    return namespace["__version__"]
+
+
+setup(
+    name="keras-svd",
+    version=_version(),
+    description=(
+        "Sparse Variational Dropout and Monte-Carlo dropout layers for Keras 3."
+    ),
+    long_description=(HERE / "README.md").read_text(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    packages=find_packages(include=["keras_svd", "keras_svd.*"]),
+    python_requires=">=3.9",
+    install_requires=[
+        "keras>=3",
+        "tensorflow",
+        "tensorflow-datasets",
+        "keras-tuner",
+        "numpy",
+        # TensorFlow 2.21 no longer installs TensorBoard; Keras's TensorBoard
+        # callback and keras-tuner's trials need it.
+        "tensorboard",
+        # tensorflow-datasets 4.9.10 imports it without declaring it.
+        "importlib_resources",
+    ],
+    extras_require={
+        "tests": ["pytest", "pytest-xdist"],
+    },
+    entry_points={},
+)

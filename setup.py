@@ -38,7 +38,7 @@ setup(
         "importlib_resources",
     ],
     extras_require={
-        "tests": ["pytest", "pytest-xdist"],
+        "tests": ["pytest", "scipy"],
     },
     entry_points={},
 )

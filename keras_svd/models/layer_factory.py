@@ -1,0 +1,39 @@
+"""Chooses plain or variational Dense / Conv2D layers for the model zoo."""
+
+import keras
+
+from keras_svd.layers.variational_conv2d import VariationalConv2D
+from keras_svd.layers.variational_dense import VariationalDense
+
+
+class LayerFactory:
+    """Makes the Dense and Conv2D layers of one model.
+
+    Args:
+        variational: `True` for `VariationalDense` / `VariationalConv2D`,
+            `False` for `keras.layers.Dense` / `keras.layers.Conv2D`.
+        variational_kwargs: extra arguments of the variational layers
+            (`threshold`, `train_clip`, `num_train_examples`, ...); ignored
+            for plain layers.
+    """
+
+    def __init__(self, variational, variational_kwargs=None):
+        if not isinstance(variational, bool):
+            raise ValueError(
+                "variational must be True or False. "
+                f"Received: variational={variational!r}"
+            )
+        self.variational = variational
+        self.variational_kwargs = dict(variational_kwargs or {})
+
+    def dense(self, units, **kwargs):
+        if self.variational:
+            return VariationalDense(units, **self.variational_kwargs, **kwargs)
+        return keras.layers.Dense(units, **kwargs)
+
+    def conv2d(self, filters, kernel_size, **kwargs):
+        if self.variational:
+            return VariationalConv2D(
+                filters, kernel_size, **self.variational_kwargs, **kwargs
+            )
+        return keras.layers.Conv2D(filters, kernel_size, **kwargs)

@@ -1,0 +1,76 @@
+"""The CNN of the dropout-at-test-time experiment (Monte-Carlo dropout)."""
+
+import numbers
+
+import keras
+
+from keras_svd.layers.perma_dropout import PermaDropout
+
+
+def test_time_dropout_cnn(
+    hidden_units=500,
+    conv_rate=0.5,
+    hidden_rate=0.5,
+    input_shape=(28, 28, 1),
+    num_classes=10,
+    seed=None,
+    name="test_time_dropout_cnn",
+):
+    """Builds the CNN whose dropout stays on at inference.
+
+    conv 20@5x5 - PermaDropout(conv_rate) - max pool - conv 50@5x5 -
+    PermaDropout(conv_rate) - max pool - dense `hidden_units` -
+    PermaDropout(hidden_rate) - dense `num_classes` (logits); ReLU. Each call
+    of the trained model samples a subnetwork; `keras_svd.mc_predict` averages
+    them. Uncompiled.
+
+    Args:
+        hidden_units: width N of the last hidden layer (500 in the seed
+            experiment, 128 where single passes start failing).
+        conv_rate: dropout rate after each convolution, in [0, 1).
+        hidden_rate: dropout rate after the hidden dense layer, in [0, 1).
+        input_shape: shape of one image, channels last.
+        num_classes: number of output logits.
+        seed: integer seed of the dropout layers' generators.
+        name: the model's name.
+
+    Returns:
+        A `keras.Sequential` model that outputs logits.
+
+    Example:
+
+    ```python
+    model = keras_svd.models.test_time_dropout_cnn(128, hidden_rate=0.9)
+    ```
+    """
+    if (
+        isinstance(hidden_units, bool)
+        or not isinstance(hidden_units, numbers.Integral)
+        or hidden_units < 1
+    ):
+        raise ValueError(
+            "hidden_units must be a positive integer. "
+            f"Received: hidden_units={hidden_units!r}"
+        )
+
+    def seed_for(offset):
+        return None if seed is None else seed + offset
+
+    return keras.Sequential(
+        [
+            keras.Input(input_shape),
+            keras.layers.Conv2D(20, 5, activation="relu", name="conv_20"),
+            PermaDropout(conv_rate, seed=seed_for(0)),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Conv2D(50, 5, activation="relu", name="conv_50"),
+            PermaDropout(conv_rate, seed=seed_for(1)),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Flatten(),
+            keras.layers.Dense(
+                hidden_units, activation="relu", name="dense_hidden"
+            ),
+            PermaDropout(hidden_rate, seed=seed_for(2)),
+            keras.layers.Dense(num_classes, name="logits"),
+        ],
+        name=name,
+    )

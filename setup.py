@@ -40,5 +40,7 @@ setup(
     extras_require={
         "tests": ["pytest", "scipy"],
     },
-    entry_points={},
+    entry_points={
+        "console_scripts": ["keras-svd = keras_svd.cli:main"],
+    },
 )

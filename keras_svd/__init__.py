@@ -1,7 +1,11 @@
 """keras-svd: Sparse Variational Dropout and Monte-Carlo dropout for Keras 3."""
 
+from keras_svd import callbacks
+from keras_svd import datasets
 from keras_svd import kl
 from keras_svd import layers
+from keras_svd import models
+from keras_svd import schedules
 from keras_svd.layers import PermaDropout
 from keras_svd.layers import VariationalConv2D
 from keras_svd.layers import VariationalDense

@@ -160,7 +160,8 @@ def prepare_offline(name, source_dir, data_dir=None, overwrite=False):
         source_dir=source_dir, data_dir=data_dir
     )
     mode = tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS
-    if builder.is_prepared():
+    # (Checking the folder first keeps TFDS from logging a warning.)
+    if os.path.isdir(builder.data_dir) and builder.is_prepared():
         expected = _source_counts(paths)
         prepared = {
             split: builder.info.splits[split].num_examples

@@ -48,7 +48,7 @@ class KLTracker(keras.metrics.Metric):
         return ops.divide_no_nan(self.total, self.count)
 
     def result(self):
-        if self._group is None:
+        if self._group is None or keras.backend.backend() == "jax":
             return {}
         total = self.layer_result()
         for tracker in self._group.trackers:

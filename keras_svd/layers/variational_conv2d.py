@@ -246,30 +246,7 @@ class VariationalConv2D(VariationalLayer, keras.layers.Layer):
         )
 
     def call(self, inputs, training=None):
-        x = ops.cast(inputs, self.compute_dtype)
-        kernel = self.kernel
-        log_alpha = self.log_alpha()
-        self._add_kl_loss(log_alpha, training)
-
-        def sampled():
-            mean_kernel = kernel
-            if self.train_clip:
-                mean_kernel = self._masked_kernel(kernel, log_alpha)
-            mean = self._convolve(x, mean_kernel)
-            variance = self._convolve(
-                ops.square(x), self._variance_kernel(kernel, log_alpha)
-            )
-            return self._sample(mean, variance)
-
-        def deterministic():
-            return self._convolve(x, self._masked_kernel(kernel, log_alpha))
-
-        if training:
-            outputs = sampled()
-        else:
-            outputs = ops.cond(
-                self.sample_at_inference > 0.5, sampled, deterministic
-            )
+        outputs = self._forward(inputs, training, self._convolve)
         if self.bias is not None:
             if self.data_format == "channels_last":
                 outputs = ops.add(outputs, self.bias)

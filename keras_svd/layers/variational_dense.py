@@ -164,30 +164,7 @@ class VariationalDense(VariationalLayer, keras.layers.Layer):
         self.input_spec = keras.InputSpec(min_ndim=2, axes={-1: input_dim})
 
     def call(self, inputs, training=None):
-        x = ops.cast(inputs, self.compute_dtype)
-        kernel = self.kernel
-        log_alpha = self.log_alpha()
-        self._add_kl_loss(log_alpha, training)
-
-        def sampled():
-            mean_kernel = kernel
-            if self.train_clip:
-                mean_kernel = self._masked_kernel(kernel, log_alpha)
-            mean = ops.matmul(x, mean_kernel)
-            variance = ops.matmul(
-                ops.square(x), self._variance_kernel(kernel, log_alpha)
-            )
-            return self._sample(mean, variance)
-
-        def deterministic():
-            return ops.matmul(x, self._masked_kernel(kernel, log_alpha))
-
-        if training:
-            outputs = sampled()
-        else:
-            outputs = ops.cond(
-                self.sample_at_inference > 0.5, sampled, deterministic
-            )
+        outputs = self._forward(inputs, training, ops.matmul)
         if self.bias is not None:
             outputs = ops.add(outputs, self.bias)
         if self.activation is not None:

@@ -169,7 +169,10 @@ class VariationalLayer:
             kl_lib.total_kl_divergence(log_alpha) * self.inv_num_train_examples
         )
         self.add_loss(self.kl_weight_variable * kl_term)
-        self.kl_tracker.update_state(kl_term)
+        # JAX's stateless train step hands a layer's call only the model's
+        # variables, not the metrics', so the `kl` log is TF / torch only.
+        if keras.backend.backend() != "jax":
+            self.kl_tracker.update_state(kl_term)
 
     def _warn_missing_n(self):
         if self._warned_missing_n:
@@ -196,13 +199,55 @@ class VariationalLayer:
         theta2 = ops.square(ops.cast(kernel, "float32"))
         return ops.cast(ops.exp(log_alpha) * theta2, kernel.dtype)
 
-    def _sample(self, mean, variance):
+    def _noise(self, shape):
+        """eps ~ N(0, 1), float32, fresh on every call."""
+        return keras.random.normal(shape, dtype="float32", seed=self.seed_generator)
+
+    def _sample(self, mean, variance, noise=None):
         """mean + sqrt(variance + 1e-8) * eps, eps ~ N(0, 1) per element."""
         std = ops.sqrt(ops.cast(variance, "float32") + kl_lib.EPSILON)
-        noise = keras.random.normal(
-            ops.shape(mean), dtype="float32", seed=self.seed_generator
-        )
+        if noise is None:
+            noise = self._noise(ops.shape(mean))
         return mean + ops.cast(std * noise, mean.dtype)
+
+    def _forward(self, inputs, training, linear):
+        """The layer's pre-activation, sampled or deterministic.
+
+        Args:
+            inputs: the layer's inputs.
+            training: sample (local reparameterization) when truthy.
+            linear: `linear(x, kernel)`, the layer's linear operation (matmul
+                or convolution).
+
+        At inference the `sample_at_inference` variable chooses between the
+        pruned mean and a sample, inside the compiled function. The noise is
+        drawn outside that `cond`: a seed generator may not advance inside a
+        traced branch (JAX).
+        """
+        x = ops.cast(inputs, self.compute_dtype)
+        kernel = self.kernel
+        # Computed once per call; shared by the KL, the variance and masks.
+        log_alpha = self.log_alpha()
+        self._add_kl_loss(log_alpha, training)
+
+        def sampled(noise=None):
+            mean_kernel = kernel
+            if self.train_clip:
+                mean_kernel = self._masked_kernel(kernel, log_alpha)
+            mean = linear(x, mean_kernel)
+            variance = linear(
+                ops.square(x), self._variance_kernel(kernel, log_alpha)
+            )
+            return self._sample(mean, variance, noise)
+
+        if training:
+            return sampled()
+        noise = self._noise(self.compute_output_shape(ops.shape(x)))
+        return ops.cond(
+            self.sample_at_inference > 0.5,
+            lambda: sampled(noise),
+            lambda: linear(x, self._masked_kernel(kernel, log_alpha)),
+        )
 
     def _variational_config(self):
         return {

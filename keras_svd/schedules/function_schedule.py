@@ -53,6 +53,10 @@ class FunctionSchedule(KLSchedule):
             "by": self.by,
         }
 
+    def __repr__(self):
+        # Not through `get_config`: serializing a lambda reads its source.
+        return f"FunctionSchedule({self.function!r}, by={self.by!r})"
+
     @classmethod
     def from_config(cls, config):
         config = dict(config)

@@ -22,17 +22,20 @@ def validate_beta(value, name="beta"):
         ValueError: when `value` is not a finite number in [0, 1].
     """
     if not is_number(value):
-        # NumPy and backend scalars (np.float32, a 0-d array) pass here.
-        try:
-            value_as_float = float(value)
-        except (TypeError, ValueError):
-            value_as_float = None
-        if value_as_float is None or getattr(value, "ndim", 0) != 0:
+        # A 0-d array or tensor (what a callable built on NumPy or keras.ops
+        # returns) counts as a number; strings and bools do not.
+        if getattr(value, "ndim", None) != 0 or isinstance(value, (str, bool)):
             raise ValueError(
                 f"{name} must be a number between 0 and 1. "
                 f"Received: {name}={value!r}"
             )
-        value = value_as_float
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"{name} must be a number between 0 and 1. "
+                f"Received: {name}={value!r}"
+            ) from None
     if not math.isfinite(value) or not 0.0 <= value <= 1.0:
         raise ValueError(
             f"{name} must be a finite number between 0 and 1. "

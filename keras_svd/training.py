@@ -1,0 +1,238 @@
+"""Trains a model of the zoo with a protocol and reports the paper's table."""
+
+import json
+import os
+import pathlib
+import time
+
+import keras
+
+from keras_svd import datasets
+from keras_svd import models
+from keras_svd.callbacks.kl_annealing import KLAnnealing
+from keras_svd.callbacks.sparsity_monitor import SparsityMonitor
+from keras_svd.model_utils import compression_ratio
+from keras_svd.model_utils import set_num_train_examples
+from keras_svd.model_utils import sparsity_report
+from keras_svd.protocol import PAPER_RESULTS
+from keras_svd.protocol import get_protocol
+
+
+def _check_model_name(model_name):
+    if model_name not in models.MODELS:
+        raise ValueError(
+            f"model must be one of {', '.join(sorted(models.MODELS))}. "
+            f"Received: model={model_name!r}"
+        )
+
+
+def build_model(model_name, input_shape, num_classes, variational=True, **kw):
+    """Builds a zoo model by its command-line name."""
+    _check_model_name(model_name)
+    return models.MODELS[model_name](
+        variational=variational,
+        input_shape=tuple(input_shape),
+        num_classes=num_classes,
+        **kw,
+    )
+
+
+def result_table(result):
+    """Formats a training result as the paper's table (one string)."""
+    rows = result["layers"]
+    width = max([len("Layer")] + [len(r["layer"]) for r in rows])
+    header = f"{'Layer':<{width}}  {'Weights':>10}  {'Kept':>10}  {'Sparsity %':>10}"
+    lines = [
+        f"{result['model']} on {result['dataset']} "
+        f"({result['protocol']} protocol, {result['epochs']} epochs)",
+        header,
+        "-" * len(header),
+    ]
+    for r in rows:
+        lines.append(
+            f"{r['layer']:<{width}}  {r['weights']:>10,}  {r['kept']:>10,}  "
+            f"{r['sparsity_percent']:>10.2f}"
+        )
+    lines.append("-" * len(header))
+    lines.append(f"Test error: {result['test_error_percent']:.2f}%")
+    lines.append(f"Compression |W| / |W != 0|: {result['compression']:.1f}x")
+    paper = result.get("paper")
+    if paper:
+        lines.append(
+            f"Paper: {paper['test_error_percent']:.2f}% error, sparsity "
+            + " / ".join(f"{s:g}" for s in paper["sparsity_percent"])
+            + f" %, {paper['compression']}x"
+        )
+    return "\n".join(lines)
+
+
+def model_result(model):
+    """Per-layer sparsity rows and compression of a trained model."""
+    return {
+        "layers": [
+            dict(row, sparsity_percent=100.0 * row["sparsity"])
+            for row in sparsity_report(model)
+        ],
+        "compression": compression_ratio(model),
+    }
+
+
+def train(
+    model_name,
+    dataset="mnist",
+    protocol="paper",
+    epochs=None,
+    batch_size=None,
+    data_dir=None,
+    tfds_dir=None,
+    output=None,
+    train_size=None,
+    test_size=None,
+    seed=None,
+    verbose=1,
+):
+    """Trains a variational model of the zoo and returns the result table.
+
+    Args:
+        model_name: `"lenet-300-100"`, `"lenet5-caffe"` or `"vgg-like"`.
+        dataset: `"mnist"`, `"fashion_mnist"` or `"cifar10"`.
+        protocol: `"paper"` or `"quick"` (see `keras_svd.protocol`).
+        epochs: overrides the protocol's number of epochs.
+        batch_size: overrides the protocol's batch size.
+        data_dir: local folder of the dataset's IDX files (offline use).
+        tfds_dir: TFDS data folder (default: TFDS's).
+        output: folder for `result.json`, `model.keras` and `history.csv`.
+        train_size: use only the first examples of the training split.
+        test_size: use only the first examples of the test split.
+        seed: seeds Keras, NumPy and the shuffling.
+        verbose: Keras's `verbose` for `fit` (0, 1 or 2).
+
+    Returns:
+        A dict: model, dataset, protocol, epochs, test_error_percent, layers
+        (rows with layer, weights, kept, sparsity, sparsity_percent),
+        compression, train_seconds and the paper's figures where it has them.
+    """
+    _check_model_name(model_name)
+    plan = get_protocol(protocol, model_name, epochs, batch_size)
+    if data_dir is not None and not os.path.isdir(data_dir):
+        raise FileNotFoundError(
+            f"The data folder does not exist. Received: data_dir={data_dir!r}"
+        )
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    data = datasets.load(
+        dataset,
+        batch_size=plan.batch_size,
+        data_dir=tfds_dir,
+        source_dir=data_dir,
+        seed=seed,
+        train_size=train_size,
+        test_size=test_size,
+    )
+    model = build_model(
+        model_name,
+        data.input_shape,
+        data.num_classes,
+        train_clip=plan.train_clip,
+    )
+    return run_protocol(
+        model,
+        plan,
+        data.train,
+        data.test,
+        num_train_examples=data.num_train_examples,
+        dataset_name=data.name,
+        model_name=model_name,
+        output=output,
+        verbose=verbose,
+    )
+
+
+def _fit_kwargs(data, batch_size):
+    """`fit`/`evaluate` arguments for a tf.data pipeline or an (x, y) pair."""
+    if isinstance(data, (tuple, list)):
+        x, y = data
+        return {"x": x, "y": y, "batch_size": batch_size}
+    return {"x": data}
+
+
+def run_protocol(
+    model,
+    plan,
+    train_data,
+    test_data,
+    num_train_examples,
+    dataset_name,
+    model_name,
+    output=None,
+    verbose=1,
+):
+    """Compiles, trains and evaluates `model` with a `TrainingProtocol`.
+
+    Args:
+        model: an uncompiled variational model with logits out.
+        plan: the `TrainingProtocol`.
+        train_data: a batched `tf.data.Dataset` or a pair `(x, y)` of arrays
+            (any backend).
+        test_data: the same for the test split.
+        num_train_examples: N of the KL term.
+        dataset_name: recorded in the result.
+        model_name: recorded in the result.
+        output: folder for `result.json`, `model.keras` and `history.csv`.
+        verbose: Keras's `verbose` for `fit`.
+
+    Returns:
+        The result dict of `train`.
+    """
+    set_num_train_examples(model, num_train_examples)
+    model.compile(
+        optimizer=keras.optimizers.Adam(plan.learning_rate, beta_1=0.9),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    callbacks = [
+        KLAnnealing(plan.kl_schedule),
+        keras.callbacks.LearningRateScheduler(plan.learning_rate_at),
+        SparsityMonitor(per_layer=False),
+    ]
+    if output is not None:
+        pathlib.Path(output).mkdir(parents=True, exist_ok=True)
+        callbacks.append(
+            keras.callbacks.CSVLogger(str(pathlib.Path(output) / "history.csv"))
+        )
+    start = time.perf_counter()
+    model.fit(
+        **_fit_kwargs(train_data, plan.batch_size),
+        epochs=plan.epochs,
+        callbacks=callbacks,
+        shuffle=isinstance(train_data, (tuple, list)),
+        verbose=verbose,
+    )
+    train_seconds = time.perf_counter() - start
+
+    model.compile(
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    logs = model.evaluate(
+        **_fit_kwargs(test_data, plan.batch_size), verbose=0, return_dict=True
+    )
+    result = {
+        "model": model_name,
+        "dataset": dataset_name,
+        "protocol": plan.name,
+        "epochs": plan.epochs,
+        "batch_size": plan.batch_size,
+        "num_train_examples": num_train_examples,
+        "test_error_percent": 100.0 * (1.0 - float(logs["accuracy"])),
+        **model_result(model),
+        "train_seconds": train_seconds,
+        "backend": keras.backend.backend(),
+    }
+    if dataset_name == "mnist" and model_name in PAPER_RESULTS:
+        result["paper"] = PAPER_RESULTS[model_name]
+    if output is not None:
+        out = pathlib.Path(output)
+        model.save(out / "model.keras")
+        (out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result

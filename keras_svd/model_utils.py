@@ -142,11 +142,15 @@ def sparsity_report(model):
     """
     rows = []
     layers = _require_layers(model)
-    kept_counts = [ops.sum(layer.pruning_mask()) for layer in layers]
+    # Integer counts (a float32 sum is inexact past 2^24 weights), computed
+    # on the device and brought to the host once.
+    kept_counts = [
+        ops.sum(ops.cast(layer.pruning_mask(), "int32")) for layer in layers
+    ]
     kept_counts = ops.convert_to_numpy(ops.stack(kept_counts))
     for layer, kept in zip(layers, kept_counts):
         weights = int(np.prod(layer.log_alpha().shape))
-        kept = int(round(float(kept)))
+        kept = int(kept)
         rows.append(
             {
                 "layer": layer.name,

@@ -58,12 +58,15 @@ def run_layer_test(
         expected_output_shape
     )
 
-    # Eager call.
+    # Eager calls, in training (losses added) and at inference.
     layer = layer_cls(**init_kwargs)
     x = _random(input_shape)
-    y = layer(x)
+    y = layer(x, training=True)
     assert tuple(y.shape) == tuple(expected_output_shape)
     assert len(layer.losses) == expected_num_losses
+    assert np.all(np.isfinite(keras.ops.convert_to_numpy(y)))
+    y = layer(x, training=False)
+    assert tuple(y.shape) == tuple(expected_output_shape)
     assert np.all(np.isfinite(keras.ops.convert_to_numpy(y)))
 
     if run_training_check:
@@ -72,7 +75,7 @@ def run_layer_test(
     if run_mixed_precision_check:
         kwargs = dict(init_kwargs, dtype="mixed_float16")
         layer = layer_cls(**kwargs)
-        y = layer(x)
+        y = layer(x, training=True)
         assert keras.backend.standardize_dtype(y.dtype) == "float16"
         assert np.all(np.isfinite(keras.ops.convert_to_numpy(y)))
         for loss in layer.losses:

@@ -23,7 +23,10 @@ class KLTracker(keras.metrics.Metric):
 
     Its `result()` is `{"kl": sum over the group}` once the layer belongs to
     a model's group (set by `keras_svd.set_num_train_examples`), and empty
-    before that, so that a model never logs one layer's KL as the total.
+    before that, so that a model never logs one layer's KL as the total. It
+    is empty after an inference pass too (the layers add the KL in training
+    only), so `evaluate` logs no `val_kl`. Not on JAX, whose stateless train
+    step gives a layer's call no access to metric variables.
 
     Args:
         name: the metric's name.
@@ -38,17 +41,29 @@ class KLTracker(keras.metrics.Metric):
             shape=(), initializer="zeros", dtype="float32", name="count"
         )
         self._group = None
+        # Whether the layer's last forward pass (or trace) was a training
+        # one: inference adds no KL term, so `evaluate` logs no `val_kl`.
+        self._active = False
 
     def update_state(self, value):
+        self._active = True
         self.total.assign_add(ops.cast(value, "float32"))
         self.count.assign_add(ops.cast(1.0, "float32"))
+
+    def idle(self):
+        """Called by the layer's inference pass: nothing to report."""
+        self._active = False
 
     def layer_result(self):
         """This layer's mean `KL / N` since the last reset (a scalar)."""
         return ops.divide_no_nan(self.total, self.count)
 
     def result(self):
-        if self._group is None or keras.backend.backend() == "jax":
+        if (
+            self._group is None
+            or not self._active
+            or keras.backend.backend() == "jax"
+        ):
             return {}
         total = self.layer_result()
         for tracker in self._group.trackers:

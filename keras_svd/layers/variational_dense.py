@@ -26,12 +26,16 @@ class VariationalDense(VariationalLayer, keras.layers.Layer):
     At inference it is deterministic:
     `outputs = activation(x @ (theta * [log alpha < threshold]) + bias)`.
 
-    The layer adds `kl_weight * KL / N` to the model's losses, where KL is the
-    paper's approximation of KL(q || log-uniform prior) summed over the
-    kernel and N is `num_train_examples`. Keras's loss is a mean over the
-    batch, so `fit` minimizes `mean NLL + beta * sum_layers(KL) / N`. Give N
-    once for a whole model with `keras_svd.set_num_train_examples(model, n)`;
-    the `kl` entry of the logs reports `sum_layers(KL) / N`.
+    In training the layer adds `kl_weight * KL / N` to the model's losses,
+    where KL is the paper's approximation of KL(q || log-uniform prior)
+    summed over the kernel and N is `num_train_examples`. Keras's loss is a
+    mean over the batch, so `fit` minimizes
+    `mean NLL + beta * sum_layers(KL) / N` (the negative ELBO / N for
+    beta = 1). Give N once for a whole model with
+    `keras_svd.set_num_train_examples(model, n)`; the `kl` entry of the
+    training logs reports `sum_layers(KL) / N` (TensorFlow and PyTorch
+    backends). Inference adds no loss, so `evaluate` and `val_loss` report
+    the NLL of the pruned deterministic network.
 
     Args:
         units: positive integer, dimensionality of the output space.

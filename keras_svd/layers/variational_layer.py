@@ -44,8 +44,8 @@ class VariationalLayer:
     the protocol (`log_alpha`, `kl_divergence`, `pruning_mask`, `threshold`),
     the KL loss and the sampled output.
 
-    The loss each layer adds with `add_loss` is `kl_weight * KL / N`, where KL
-    is the layer's summed KL divergence, N the number of training examples
+    The loss each layer adds with `add_loss` in training is
+    `kl_weight * KL / N`, where KL is the layer's summed KL divergence, N the number of training examples
     (`num_train_examples`) and `kl_weight` the annealing weight beta. With
     Keras's mean NLL the objective per example is
     `mean NLL + beta * sum_layers(KL) / N`, the negative ELBO divided by N when
@@ -191,23 +191,14 @@ class VariationalLayer:
     # -- Forward helpers ----------------------------------------------------
 
     def _masked_kernel(self, kernel, log_alpha):
-        mask = ops.cast(ops.less(log_alpha, self.threshold), kernel.dtype)
-        return kernel * mask
+        return ops.where(
+            ops.less(log_alpha, self.threshold), kernel, ops.zeros_like(kernel)
+        )
 
-    def _variance_kernel(self, kernel, log_alpha):
-        """sigma^2 = alpha * theta^2, in the kernel's compute dtype."""
-        theta2 = ops.square(ops.cast(kernel, "float32"))
-        return ops.cast(ops.exp(log_alpha) * theta2, kernel.dtype)
-
-    def _noise(self, shape):
-        """eps ~ N(0, 1), float32, fresh on every call."""
-        return keras.random.normal(shape, dtype="float32", seed=self.seed_generator)
-
-    def _sample(self, mean, variance, noise=None):
+    def _sample(self, mean, variance, seed):
         """mean + sqrt(variance + 1e-8) * eps, eps ~ N(0, 1) per element."""
         std = ops.sqrt(ops.cast(variance, "float32") + kl_lib.EPSILON)
-        if noise is None:
-            noise = self._noise(ops.shape(mean))
+        noise = keras.random.normal(ops.shape(mean), dtype="float32", seed=seed)
         return mean + ops.cast(std * noise, mean.dtype)
 
     def _forward(self, inputs, training, linear):
@@ -215,37 +206,46 @@ class VariationalLayer:
 
         Args:
             inputs: the layer's inputs.
-            training: sample (local reparameterization) when truthy.
+            training: sample (local reparameterization) and add the KL term
+                when truthy.
             linear: `linear(x, kernel)`, the layer's linear operation (matmul
                 or convolution).
 
-        At inference the `sample_at_inference` variable chooses between the
-        pruned mean and a sample, inside the compiled function. The noise is
-        drawn outside that `cond`: a seed generator may not advance inside a
-        traced branch (JAX).
+        At inference the `sample_at_inference` variable chooses, inside the
+        compiled function, between the pruned mean (default) and a sample.
         """
         x = ops.cast(inputs, self.compute_dtype)
-        kernel = self.kernel
-        # Computed once per call; shared by the KL, the variance and masks.
-        log_alpha = self.log_alpha()
-        self._add_kl_loss(log_alpha, training)
+        kernel = ops.cast(self.kernel, self.compute_dtype)
+        # Once per call, shared by the KL, the variance and the mask.
+        kernel_square = ops.square(ops.cast(kernel, "float32"))
+        log_alpha = kl_lib.log_alpha_from_square(kernel_square, self.log_sigma2)
 
-        def sampled(noise=None):
+        def sampled(seed):
             mean_kernel = kernel
             if self.train_clip:
                 mean_kernel = self._masked_kernel(kernel, log_alpha)
             mean = linear(x, mean_kernel)
-            variance = linear(
-                ops.square(x), self._variance_kernel(kernel, log_alpha)
+            # sigma^2 = alpha * theta^2, in the compute dtype.
+            variance_kernel = ops.cast(
+                ops.exp(log_alpha) * kernel_square, kernel.dtype
             )
-            return self._sample(mean, variance, noise)
+            variance = linear(ops.square(x), variance_kernel)
+            return self._sample(mean, variance, seed)
 
         if training:
-            return sampled()
-        noise = self._noise(self.compute_output_shape(ops.shape(x)))
+            self._add_kl_loss(log_alpha, training)
+            return sampled(self.seed_generator)
+        self.kl_tracker.idle()
+        # A traced JAX branch may not advance the generator's state: draw the
+        # seed outside the cond there. Elsewhere draw inside, so that the
+        # deterministic branch pays for no random numbers.
+        if keras.backend.backend() == "jax":
+            seed = self.seed_generator.next()
+        else:
+            seed = self.seed_generator
         return ops.cond(
             self.sample_at_inference > 0.5,
-            lambda: sampled(noise),
+            lambda: sampled(seed),
             lambda: linear(x, self._masked_kernel(kernel, log_alpha)),
         )
 

@@ -45,7 +45,8 @@ def deserialize(config, custom_objects=None):
     {...}}` for the built-in schedules.
 
     Args:
-        config: a dict from `serialize` (or `keras.saving.serialize_keras_object`).
+        config: a dict from `serialize` (or
+            `keras.saving.serialize_keras_object`).
         custom_objects: optional dict of names to user schedule classes.
     """
     objects = dict(_BUILT_IN)

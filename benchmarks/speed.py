@@ -1,0 +1,124 @@
+"""Training-step and inference time of the variational models vs the dense ones.
+
+For LeNet-300-100 and LeNet-5-Caffe, builds the dense and the variational
+(Sparse VD, `train_clip=True`) variant in one process, warms both up, then
+times them interleaved: `--repeats` rounds, each timing `--steps` training
+steps (`train_on_batch`, Adam, batch 100) of the dense model and then of the
+variational one, and the same for inference (`predict_on_batch` on a batch of
+`--predict-batch` images, the variational model deterministic). Prints the
+median per-step times and their ratios, and the command. Any backend:
+
+    python benchmarks/speed.py
+    KERAS_BACKEND=jax python benchmarks/speed.py --models lenet5-caffe
+"""
+
+import argparse
+import os
+import platform
+import shlex
+import sys
+import time
+
+import numpy as np
+import keras
+
+import keras_svd
+from keras_svd import models
+
+BUILDERS = {
+    "lenet-300-100": models.lenet_300_100,
+    "lenet5-caffe": models.lenet5_caffe,
+}
+
+
+def _compiled(builder, variational, jit_compile):
+    if variational:
+        model = builder(variational=True, train_clip=True)
+        keras_svd.set_num_train_examples(model, 60000)
+    else:
+        model = builder(variational=False)
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=jit_compile,
+    )
+    return model
+
+
+def _time(fn, steps):
+    start = time.perf_counter()
+    for _ in range(steps):
+        fn()
+    return (time.perf_counter() - start) / steps
+
+
+def measure(name, steps, repeats, predict_batch, jit_compile):
+    rng = np.random.default_rng(0)
+    x = rng.random((100, 28, 28, 1)).astype("float32")
+    y = rng.integers(0, 10, 100)
+    x_pred = rng.random((predict_batch, 28, 28, 1)).astype("float32")
+    dense = _compiled(BUILDERS[name], False, jit_compile)
+    variational = _compiled(BUILDERS[name], True, jit_compile)
+    for model in (dense, variational):  # Warm-up: trace and compile.
+        for _ in range(3):
+            model.train_on_batch(x, y)
+            model.predict_on_batch(x_pred)
+    train = {"dense": [], "variational": []}
+    infer = {"dense": [], "variational": []}
+    for _ in range(repeats):
+        for key, model in (("dense", dense), ("variational", variational)):
+            train[key].append(_time(lambda: model.train_on_batch(x, y), steps))
+        for key, model in (("dense", dense), ("variational", variational)):
+            infer[key].append(
+                _time(lambda: model.predict_on_batch(x_pred), steps)
+            )
+    med = {k: float(np.median(v)) for k, v in train.items()}
+    med_inf = {k: float(np.median(v)) for k, v in infer.items()}
+    # Ratios per round (interleaved), then the median.
+    train_ratio = float(
+        np.median(np.array(train["variational"]) / np.array(train["dense"]))
+    )
+    infer_ratio = float(
+        np.median(np.array(infer["variational"]) / np.array(infer["dense"]))
+    )
+    return med, med_inf, train_ratio, infer_ratio
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--models", nargs="+", default=sorted(BUILDERS), choices=sorted(BUILDERS)
+    )
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--predict-batch", type=int, default=1000)
+    parser.add_argument(
+        "--jit-compile", default="auto", choices=("auto", "true", "false")
+    )
+    args = parser.parse_args(argv)
+    jit = {"auto": "auto", "true": True, "false": False}[args.jit_compile]
+    keras.utils.set_random_seed(0)
+    print(
+        f"backend {keras.backend.backend()}, keras {keras.__version__}, "
+        f"{platform.machine()} with {os.cpu_count()} cores"
+    )
+    print(
+        "| model | dense step ms | variational step ms | train ratio | "
+        "dense predict ms | variational predict ms | inference ratio |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name in args.models:
+        med, med_inf, train_ratio, infer_ratio = measure(
+            name, args.steps, args.repeats, args.predict_batch, jit
+        )
+        print(
+            f"| {name} | {1e3 * med['dense']:.2f} | "
+            f"{1e3 * med['variational']:.2f} | {train_ratio:.2f}x | "
+            f"{1e3 * med_inf['dense']:.2f} | {1e3 * med_inf['variational']:.2f}"
+            f" | {infer_ratio:.2f}x |"
+        )
+    print("Command: python " + " ".join(shlex.quote(a) for a in sys.argv))
+
+
+if __name__ == "__main__":
+    main()

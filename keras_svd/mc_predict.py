@@ -1,0 +1,494 @@
+"""`mc_predict`: Monte-Carlo prediction with the model's stochastic layers on.
+
+Gal & Ghahramani (2016) read a network whose dropout stays on at test time
+as an approximate Bayesian posterior; Sparse Variational Dropout (Molchanov
+et al., ICML 2017) gives one directly through its weight noise. Averaging T
+stochastic passes estimates the predictive distribution, and its spread
+measures the model's uncertainty (Gal, Islam & Ghahramani, 2017, for the
+acquisition functions: predictive entropy, BALD, variation ratio).
+"""
+
+import dataclasses
+import numbers
+from typing import Optional
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_svd.sampling import sampling_mode
+
+# Mutual information is H[mean] - E[H]: >= 0 exactly, but the two terms are
+# computed in float32 and float64, so an exact zero can come out as -1e-7.
+# Negative values down to -MI_TOLERANCE (nats) are set to 0; anything lower
+# is left as it is, to show that something is wrong.
+MI_TOLERANCE = 1e-4
+# Probabilities given with `from_logits=False` must sum to 1 within this.
+_SUM_TOLERANCE = 1e-3
+# Default number of rows (inputs times samples) of one compiled call.
+_DEFAULT_ROWS_PER_CALL = 512
+
+
+@dataclasses.dataclass(frozen=True)
+class MCPrediction:
+    """The result of `keras_svd.mc_predict`: statistics over T samples.
+
+    Entropies are in nats (natural logarithm), with 0 log 0 = 0. With p_t the
+    class probabilities of sample t and p = mean_t p_t:
+
+    Attributes:
+        mean: float32 `(inputs, classes)`, p, the predictive distribution.
+        std: float32 `(inputs, classes)`, the standard deviation of p_t over
+            the samples (population, ddof=0).
+        predictive_entropy: float32 `(inputs,)`, H[p] = -sum_c p_c log p_c,
+            the total uncertainty, in [0, log(classes)].
+        expected_entropy: float32 `(inputs,)`, mean_t H[p_t], the aleatoric
+            part.
+        mutual_information: float32 `(inputs,)`,
+            H[p] - mean_t H[p_t] >= 0, the expected information gain about
+            the weights ("BALD"), the epistemic part. It is 0 for a
+            deterministic model.
+        variation_ratio: float32 `(inputs,)`, 1 - f / T where f is the
+            number of samples whose argmax is the modal class; in
+            [0, 1 - 1/classes].
+        predicted_class: int64 `(inputs,)`, argmax of `mean`.
+        num_samples: T.
+        samples: float32 `(T, inputs, classes)`, every p_t, or `None` unless
+            `mc_predict(..., return_samples=True)`.
+    """
+
+    mean: np.ndarray
+    std: np.ndarray
+    predictive_entropy: np.ndarray
+    expected_entropy: np.ndarray
+    mutual_information: np.ndarray
+    variation_ratio: np.ndarray
+    predicted_class: np.ndarray
+    num_samples: int
+    samples: Optional[np.ndarray] = None
+
+
+def _check_positive_int(name, value, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or value < 1
+    ):
+        raise ValueError(
+            f"{name} must be a positive integer. Received: {name}={value!r}"
+        )
+    return int(value)
+
+
+def _check_bool(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False. Received: {name}={value!r}")
+    return bool(value)
+
+
+def _is_dataset(x):
+    try:
+        import tensorflow as tf
+    except ImportError:  # pragma: no cover - TensorFlow is a dependency.
+        return False
+    return isinstance(x, tf.data.Dataset)
+
+
+def _to_numpy(value):
+    if ops.is_tensor(value):
+        return ops.convert_to_numpy(value)
+    return np.asarray(value)
+
+
+def _input_shapes(model):
+    """The model's declared input shapes (a structure), or None."""
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):
+        return None
+    if not inputs:
+        return None
+    shapes = [tuple(t.shape) for t in inputs]
+    return shapes[0] if len(shapes) == 1 else shapes
+
+
+def _check_batch(x, expected):
+    """Checks one batch (a structure of arrays) against the model's inputs."""
+    leaves = keras.tree.flatten(x)
+    lengths = {int(leaf.shape[0]) if leaf.ndim else -1 for leaf in leaves}
+    if not leaves or -1 in lengths:
+        raise ValueError(
+            "x must be an array (or a list / dict of arrays) of rank >= 1 "
+            f"with one row per input. Received: x={x!r}"
+        )
+    if len(lengths) > 1:
+        raise ValueError(
+            "All inputs in x must have the same number of rows. Received: "
+            f"x shapes={[tuple(leaf.shape) for leaf in leaves]}"
+        )
+    if lengths == {0}:
+        raise ValueError(
+            "x is empty: there is nothing to predict. Received: "
+            f"x.shape={tuple(leaves[0].shape)}"
+        )
+    if expected is None or len(leaves) != 1 or isinstance(expected, list):
+        return
+    shape = tuple(leaves[0].shape)
+    if len(shape) != len(expected) or any(
+        want is not None and got != want
+        for got, want in zip(shape[1:], expected[1:])
+    ):
+        raise ValueError(
+            f"x must have the model's input shape {expected} (the first "
+            f"axis is the batch). Received: x.shape={shape}"
+        )
+
+
+def _batches(x, batch_size, expected):
+    """Yields NumPy batches (structures) of `x`, an array or a dataset."""
+    if _is_dataset(x):
+        if batch_size is not None:
+            raise ValueError(
+                "Do not give batch_size with a tf.data.Dataset: its own "
+                f"batches are used. Received: batch_size={batch_size!r}"
+            )
+        empty = True
+        for element in x:
+            inputs, _, _ = keras.utils.unpack_x_y_sample_weight(element)
+            inputs = keras.tree.map_structure(_to_numpy, inputs)
+            _check_batch(inputs, expected)
+            empty = False
+            yield inputs
+        if empty:
+            raise ValueError(
+                "The dataset x yielded no batch: there is nothing to "
+                "predict. Received: x=<empty tf.data.Dataset>"
+            )
+        return
+    x = keras.tree.map_structure(_to_numpy, x)
+    _check_batch(x, expected)
+    n = int(keras.tree.flatten(x)[0].shape[0])
+    size = batch_size or 32
+    for start in range(0, n, size):
+        yield keras.tree.map_structure(lambda a: a[start : start + size], x)
+
+
+def _sample_statistics(forward, x, k, from_logits, return_samples):
+    """The compiled body: k passes over one batch, reduced over the passes.
+
+    Tiles the batch `k` times along its first axis (row `t * b + i` is
+    sample t of input i), runs `forward` once on the tiled batch and returns
+    the chunk's mean probabilities, the summed squared deviations from that
+    mean, the summed entropies and the argmax votes per class (and every
+    probability with `return_samples`).
+    """
+
+    def tile(t):
+        t = ops.convert_to_tensor(t)
+        return ops.tile(t, [k] + [1] * (len(t.shape) - 1))
+
+    outputs = forward(keras.tree.map_structure(tile, x))
+    if (
+        not ops.is_tensor(outputs)
+        or len(outputs.shape) != 2
+        or outputs.shape[-1] is None
+        or outputs.shape[-1] < 2
+    ):
+        shape = tuple(outputs.shape) if ops.is_tensor(outputs) else outputs
+        raise ValueError(
+            "mc_predict needs a model with one output of shape "
+            "(batch, classes), classes >= 2 (logits or probabilities). "
+            f"Received: model output={shape!r}"
+        )
+    outputs = ops.cast(outputs, "float32")
+    num_classes = outputs.shape[-1]
+    outputs = ops.reshape(outputs, (k, -1, num_classes))
+    if from_logits:
+        log_probs = ops.log_softmax(outputs, axis=-1)
+        probs = ops.exp(log_probs)
+    else:
+        probs = outputs
+        # 0 log 0 = 0; a NaN stays NaN (NaN > 0 is False, NaN * 0 is NaN).
+        log_probs = ops.log(ops.where(probs > 0, probs, ops.ones_like(probs)))
+    entropy = -ops.sum(probs * log_probs, axis=-1)
+    chunk_mean = ops.mean(probs, axis=0)
+    stats = {
+        "mean": chunk_mean,
+        "m2": ops.sum(ops.square(probs - chunk_mean[None]), axis=0),
+        "entropy_sum": ops.sum(entropy, axis=0),
+        "votes": ops.sum(
+            ops.one_hot(ops.argmax(probs, axis=-1), num_classes), axis=0
+        ),
+    }
+    if return_samples:
+        stats["samples"] = probs
+    return stats
+
+
+# -- One small runner per backend: compiles `body(forward, x, k)`. ---------
+
+
+def _tensorflow_runner(model, body):
+    import tensorflow as tf
+
+    def step(x, k):
+        return body(lambda t: model(t, training=False), x, k)
+
+    return tf.function(step, reduce_retracing=True)
+
+
+def _jax_runner(model, body):
+    import jax
+
+    def pure(trainable, non_trainable, x, k):
+        state = {}
+
+        def forward(t):
+            outputs, state["non_trainable"] = model.stateless_call(
+                trainable, non_trainable, t, training=False
+            )
+            return outputs
+
+        stats = body(forward, x, k)
+        return stats, state["non_trainable"]
+
+    compiled = jax.jit(pure, static_argnums=3)
+
+    def run(x, k):
+        # The seed generators' states are non-trainable variables: thread
+        # them through and write them back, or every call repeats samples.
+        stats, new_values = compiled(
+            [v.value for v in model.trainable_variables],
+            [v.value for v in model.non_trainable_variables],
+            x,
+            k,
+        )
+        for variable, value in zip(model.non_trainable_variables, new_values):
+            variable.assign(value)
+        return stats
+
+    return run
+
+
+def _torch_runner(model, body):
+    import torch
+
+    def run(x, k):
+        with torch.no_grad():
+            return body(lambda t: model(t, training=False), x, k)
+
+    return run
+
+
+_RUNNERS = {
+    "tensorflow": _tensorflow_runner,
+    "jax": _jax_runner,
+    "torch": _torch_runner,
+}
+
+
+def _make_runner(model, from_logits, return_samples):
+    backend = keras.backend.backend()
+    if backend not in _RUNNERS:
+        raise ValueError(
+            "mc_predict supports the tensorflow, jax and torch backends. "
+            f"Received: backend={backend!r}"
+        )
+
+    def body(forward, x, k):
+        return _sample_statistics(forward, x, k, from_logits, return_samples)
+
+    return _RUNNERS[backend](model, body)
+
+
+def _entropy(probs):
+    """-sum p log p over the last axis, with 0 log 0 = 0 (float64)."""
+    safe = np.where(probs > 0, probs, 1.0)
+    return -np.sum(probs * np.log(safe), axis=-1)
+
+
+class _Accumulator:
+    """Combines the chunks of one batch (Chan et al.'s parallel variance)."""
+
+    def __init__(self):
+        self.count = 0
+        self.mean = self.m2 = None
+        self.entropy_sum = self.votes = 0.0
+        self.samples = []
+
+    def add(self, stats, k):
+        mean = np.asarray(stats["mean"], np.float64)
+        m2 = np.asarray(stats["m2"], np.float64)
+        if self.count == 0:
+            self.mean, self.m2 = mean, m2
+        else:
+            total = self.count + k
+            delta = mean - self.mean
+            self.mean = self.mean + delta * (k / total)
+            self.m2 = self.m2 + m2 + np.square(delta) * (self.count * k / total)
+        self.count += k
+        self.entropy_sum = self.entropy_sum + np.asarray(
+            stats["entropy_sum"], np.float64
+        )
+        self.votes = self.votes + np.asarray(stats["votes"], np.float64)
+        if "samples" in stats:
+            self.samples.append(np.asarray(stats["samples"], np.float32))
+
+
+def _check_probabilities(mean, from_logits):
+    if from_logits:
+        return
+    sums = np.sum(mean, axis=-1)
+    worst = float(np.max(np.abs(sums - 1.0)))
+    if worst > _SUM_TOLERANCE or float(np.min(mean)) < -_SUM_TOLERANCE:
+        raise ValueError(
+            "With from_logits=False the model must output probabilities "
+            "(non-negative, each row summing to 1), but a row of its mean "
+            f"output sums to {1.0 + worst:.4g} or less, or holds a negative "
+            "value. Pass from_logits=True for a model that outputs logits. "
+            f"Received: from_logits={from_logits!r}"
+        )
+
+
+def _chunk_sizes(samples, chunk_size):
+    full, rest = divmod(samples, chunk_size)
+    return [chunk_size] * full + ([rest] if rest else [])
+
+
+def mc_predict(
+    model,
+    x,
+    samples=50,
+    batch_size=None,
+    chunk_size=None,
+    from_logits=True,
+    sample_weights=True,
+    return_samples=False,
+):
+    """Predicts with the model's stochastic layers on, `samples` times.
+
+    Each input goes through the model `samples` (T) times, and the class
+    probabilities are reduced to the statistics of `MCPrediction`: the mean
+    (the Monte-Carlo estimate of the predictive distribution), its standard
+    deviation, the predictive entropy, the expected entropy, the mutual
+    information ("BALD", Houlsby et al., 2011), the variation ratio and the
+    predicted class. Entropies use the natural logarithm (nats).
+
+    What is stochastic: `keras_svd.layers.PermaDropout` always; the
+    variational layers (`VariationalDense`, `VariationalConv2D`) when
+    `sample_weights=True`, through their `sample_at_inference` variable (see
+    `keras_svd.sampling_mode`), restored afterwards. The model runs with
+    `training=False`, so `BatchNormalization` uses and keeps its moving
+    statistics and plain `Dropout` is off.
+
+    How: every batch of inputs is tiled `k` times along the batch axis and
+    passed through one compiled function (`tf.function` on TensorFlow,
+    `jax.jit` of `model.stateless_call` on JAX, eager under `torch.no_grad`
+    on PyTorch), which returns the reductions over its k samples; the T
+    samples are taken in chunks of `k = chunk_size`, combined in float64 on
+    the host, so memory is bounded by one tiled batch of
+    `batch_size * chunk_size` rows whatever T (unless `return_samples`).
+
+    Args:
+        model: a built Keras model (or layer) mapping a batch to
+            `(batch, classes)` logits or probabilities, classes >= 2.
+        x: the inputs: a NumPy array or tensor (a list / dict of them for a
+            multi-input model) with the batch first, or a batched
+            `tf.data.Dataset` yielding inputs or `(inputs, targets, ...)`
+            tuples (targets ignored).
+        samples: positive integer T, the number of stochastic passes.
+        batch_size: inputs per compiled call (default 32); not allowed with
+            a dataset, whose own batches are used.
+        chunk_size: samples per compiled call, in [1, T]; larger is faster
+            until memory runs short. Default: T, capped so that one call
+            holds at most 512 rows (at least one sample).
+        from_logits: whether the model outputs logits (softmax applied
+            here) or probabilities.
+        sample_weights: also sample the variational layers' weights
+            (local reparameterization); with `False` they use their pruned
+            mean weights and only layers such as `PermaDropout` are random.
+        return_samples: also return every sample's probabilities as
+            `MCPrediction.samples`, of shape `(samples, inputs, classes)`.
+
+    Returns:
+        An `MCPrediction`.
+
+    Raises:
+        ValueError: for a bad argument, an empty input, an input whose shape
+            is not the model's, or (with `from_logits=False`) outputs that
+            are not probabilities.
+
+    Example:
+
+    ```python
+    model = keras_svd.models.test_time_dropout_cnn()
+    ...  # compile and fit
+    result = keras_svd.mc_predict(model, x_test, samples=50)
+    accuracy = np.mean(result.predicted_class == y_test)
+    most_uncertain = np.argsort(-result.mutual_information)[:10]
+    ```
+    """
+    if not isinstance(model, keras.layers.Layer):
+        raise ValueError(
+            f"model must be a Keras model or layer. Received: model={model!r}"
+        )
+    samples = _check_positive_int("samples", samples)
+    batch_size = _check_positive_int("batch_size", batch_size, True)
+    chunk_size = _check_positive_int("chunk_size", chunk_size, True)
+    from_logits = _check_bool("from_logits", from_logits)
+    sample_weights = _check_bool("sample_weights", sample_weights)
+    return_samples = _check_bool("return_samples", return_samples)
+    if chunk_size is not None and chunk_size > samples:
+        raise ValueError(
+            f"chunk_size must be at most samples ({samples}). "
+            f"Received: chunk_size={chunk_size}"
+        )
+    if chunk_size is None:
+        rows = batch_size or 32
+        chunk_size = min(samples, max(1, _DEFAULT_ROWS_PER_CALL // rows))
+    chunks = _chunk_sizes(samples, chunk_size)
+    expected = _input_shapes(model)
+    runner = _make_runner(model, from_logits, return_samples)
+
+    parts = []
+    with sampling_mode(model, enabled=sample_weights):
+        for batch in _batches(x, batch_size, expected):
+            accumulator = _Accumulator()
+            for k in chunks:
+                stats = runner(batch, k)
+                stats = {name: _to_numpy(v) for name, v in stats.items()}
+                accumulator.add(stats, k)
+            _check_probabilities(accumulator.mean, from_logits)
+            parts.append(accumulator)
+    return _finalize(parts, samples, return_samples)
+
+
+def _finalize(parts, samples, return_samples):
+    mean = np.concatenate([p.mean for p in parts])
+    m2 = np.concatenate([p.m2 for p in parts])
+    expected_entropy = np.concatenate([p.entropy_sum for p in parts]) / samples
+    votes = np.concatenate([p.votes for p in parts])
+    predictive_entropy = _entropy(mean)
+    mutual_information = predictive_entropy - expected_entropy
+    rounding = (mutual_information < 0) & (mutual_information >= -MI_TOLERANCE)
+    mutual_information = np.where(rounding, 0.0, mutual_information)
+    all_samples = None
+    if return_samples:
+        all_samples = np.concatenate(
+            [np.concatenate(p.samples, axis=0) for p in parts], axis=1
+        )
+    return MCPrediction(
+        mean=mean.astype(np.float32),
+        std=np.sqrt(m2 / samples).astype(np.float32),
+        predictive_entropy=predictive_entropy.astype(np.float32),
+        expected_entropy=expected_entropy.astype(np.float32),
+        mutual_information=mutual_information.astype(np.float32),
+        variation_ratio=(1.0 - np.max(votes, axis=-1) / samples).astype(
+            np.float32
+        ),
+        predicted_class=np.argmax(mean, axis=-1).astype(np.int64),
+        num_samples=samples,
+        samples=all_samples,
+    )

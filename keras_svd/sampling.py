@@ -1,0 +1,123 @@
+"""Switches the weight noise of variational layers on at inference.
+
+A variational layer (`VariationalDense`, `VariationalConv2D`, or any layer of
+the protocol that has a `sample_at_inference` variable) uses its pruned mean
+weights at inference. Setting the layer's non-trainable float32 variable
+`sample_at_inference` to 1.0 makes inference sample the pre-activations with
+the local reparameterization trick instead (Molchanov et al., ICML 2017),
+which turns the network into a Bayesian ensemble for Monte-Carlo prediction.
+The switch is a variable, not a Python attribute, so a function compiled
+before the switch (`model.predict`, a `tf.function`, a `jax.jit`) follows it
+without retracing.
+"""
+
+import contextlib
+
+import numpy as np
+from keras import ops
+
+from keras_svd.model_utils import variational_layers
+
+
+def _sampling_variables(model):
+    """The `sample_at_inference` variable of every variational layer."""
+    found = []
+    for layer in variational_layers(model):
+        if not layer.built:
+            raise ValueError(
+                f"The variational layer {layer.name!r} is not built, so it "
+                "has no `sample_at_inference` variable yet. Build the model "
+                "first (give it a `keras.Input` or call it on a batch). "
+                f"Received: model={model.name!r}"
+            )
+        variable = getattr(layer, "sample_at_inference", None)
+        if variable is None:
+            raise ValueError(
+                f"The variational layer {layer.name!r} has no "
+                "`sample_at_inference` variable, so its weights cannot be "
+                "sampled at inference. Received: "
+                f"layer={type(layer).__name__}"
+            )
+        found.append((layer, variable))
+    return found
+
+
+def _validate_enabled(enabled):
+    if not isinstance(enabled, (bool, np.bool_)):
+        raise ValueError(
+            f"enabled must be True or False. Received: enabled={enabled!r}"
+        )
+    return bool(enabled)
+
+
+def set_weight_sampling(model, enabled):
+    """Turns weight sampling at inference on or off for a whole model.
+
+    Assigns 1.0 (`enabled=True`) or 0.0 to the `sample_at_inference`
+    variable of every variational layer of `model`, nested models included.
+    The other layers are untouched: `PermaDropout` samples anyway, plain
+    `Dropout` and `BatchNormalization` stay in inference mode.
+
+    Args:
+        model: a built Keras model or layer. A model without variational
+            layers is accepted and left as it is.
+        enabled: `True` to sample the weights at inference, `False` to use
+            the pruned mean weights.
+
+    Returns:
+        The list of variational layers that were switched.
+
+    Example:
+
+    ```python
+    keras_svd.set_weight_sampling(model, True)
+    a = model.predict(x)  # two different samples
+    b = model.predict(x)
+    keras_svd.set_weight_sampling(model, False)
+    ```
+    """
+    value = 1.0 if _validate_enabled(enabled) else 0.0
+    pairs = _sampling_variables(model)
+    for _, variable in pairs:
+        variable.assign(value)
+    return [layer for layer, _ in pairs]
+
+
+@contextlib.contextmanager
+def sampling_mode(model, enabled=True):
+    """Context manager: samples the variational layers' weights at inference.
+
+    On entry, sets the `sample_at_inference` variable of every variational
+    layer of `model` (nested models included) to 1.0 (or 0.0 with
+    `enabled=False`); on exit, even through an exception, restores each
+    layer's previous value, so the blocks nest.
+
+    Args:
+        model: a built Keras model or layer. A model without variational
+            layers is accepted; the block then changes nothing.
+        enabled: `True` (the default) to sample inside the block, `False` to
+            force the deterministic pruned mean inside it.
+
+    Yields:
+        The list of variational layers that were switched.
+
+    Example:
+
+    ```python
+    with keras_svd.sampling_mode(model):
+        samples = [model.predict(x, verbose=0) for _ in range(10)]
+    deterministic = model.predict(x, verbose=0)
+    ```
+    """
+    value = 1.0 if _validate_enabled(enabled) else 0.0
+    pairs = _sampling_variables(model)
+    previous = [
+        float(ops.convert_to_numpy(variable)) for _, variable in pairs
+    ]
+    try:
+        for _, variable in pairs:
+            variable.assign(value)
+        yield [layer for layer, _ in pairs]
+    finally:
+        for (_, variable), old in zip(pairs, previous):
+            variable.assign(old)

@@ -3,7 +3,7 @@
 For LeNet-300-100 and LeNet-5-Caffe, builds the dense and the variational
 (Sparse VD, `train_clip=True`) variant in one process, warms both up, then
 times them interleaved: `--repeats` rounds, each timing `--steps` training
-steps (`train_on_batch`, Adam, batch 100) of the dense model and then of the
+steps (`train_on_batch`, Adam, batch `--batch-size`, 100 by default) of the dense model and then of the
 variational one, and the same for inference (`predict_on_batch` on a batch of
 `--predict-batch` images, the variational model deterministic). Prints the
 median per-step times and their ratios, and the command. Any backend:
@@ -52,10 +52,10 @@ def _time(fn, steps):
     return (time.perf_counter() - start) / steps
 
 
-def measure(name, steps, repeats, predict_batch, jit_compile):
+def measure(name, steps, repeats, predict_batch, jit_compile, batch_size=100):
     rng = np.random.default_rng(0)
-    x = rng.random((100, 28, 28, 1)).astype("float32")
-    y = rng.integers(0, 10, 100)
+    x = rng.random((batch_size, 28, 28, 1)).astype("float32")
+    y = rng.integers(0, 10, batch_size)
     x_pred = rng.random((predict_batch, 28, 28, 1)).astype("float32")
     dense = _compiled(BUILDERS[name], False, jit_compile)
     variational = _compiled(BUILDERS[name], True, jit_compile)
@@ -90,6 +90,7 @@ def main(argv=None):
         "--models", nargs="+", default=sorted(BUILDERS), choices=sorted(BUILDERS)
     )
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--predict-batch", type=int, default=1000)
     parser.add_argument(
@@ -109,7 +110,8 @@ def main(argv=None):
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name in args.models:
         med, med_inf, train_ratio, infer_ratio = measure(
-            name, args.steps, args.repeats, args.predict_batch, jit
+            name, args.steps, args.repeats, args.predict_batch, jit,
+            args.batch_size,
         )
         print(
             f"| {name} | {1e3 * med['dense']:.2f} | "

@@ -1,9 +1,9 @@
 """The training protocols: the paper's (from the authors' code) and a quick one."""
 
 import dataclasses
-import numbers
 
 from keras_svd import schedules
+from keras_svd.validation import check_positive_int
 
 # The paper's Table 1 (Molchanov, Ashukha & Vetrov, ICML 2017), for reference.
 PAPER_RESULTS = {
@@ -58,20 +58,6 @@ class TrainingProtocol:
         return self.learning_rate * (self.epochs - epoch) / (self.epochs - half)
 
 
-def _positive_int(value, name):
-    if value is None:
-        return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Integral)
-        or value < 1
-    ):
-        raise ValueError(
-            f"{name} must be a positive integer. Received: {name}={value!r}"
-        )
-    return int(value)
-
-
 def get_protocol(name, model_name, epochs=None, batch_size=None):
     """Returns the `TrainingProtocol` for a model.
 
@@ -97,8 +83,9 @@ def get_protocol(name, model_name, epochs=None, batch_size=None):
             f"protocol must be one of {', '.join(PROTOCOL_NAMES)}. "
             f"Received: protocol={name!r}"
         )
-    epochs = _positive_int(epochs, "epochs")
-    batch_size = _positive_int(batch_size, "batch_size") or 100
+    epochs = check_positive_int(epochs, "epochs", allow_none=True)
+    batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
+    batch_size = batch_size or 100
     if name == "paper":
         return TrainingProtocol(
             name="paper",

@@ -9,7 +9,6 @@ prepared offline from a local copy of the IDX files (see `prepare_offline`).
 
 import collections
 import dataclasses
-import numbers
 import os
 from typing import Any
 from typing import Tuple
@@ -23,6 +22,8 @@ from keras_svd.datasets.idx import find_idx_files
 from keras_svd.datasets.idx import load_idx
 from keras_svd.datasets.tfds_offline import _default_data_dir
 from keras_svd.datasets.tfds_offline import prepare_offline
+from keras_svd.validation import check_positive_int
+from keras_svd.validation import is_integer
 
 LOCAL_DATA_ENV_VAR = "KERAS_SVD_LOCAL_DATA"
 
@@ -99,20 +100,8 @@ def _get_spec(name):
     return _SPECS[key]
 
 
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
 def _check_positive_int(arg_name, value, allow_none=False):
-    if allow_none and value is None:
-        return
-    if not _is_int(value) or value < 1:
-        expected = "a positive integer"
-        if allow_none:
-            expected = "None or " + expected
-        raise ValueError(
-            f"`{arg_name}` must be {expected}. Received: {arg_name}={value!r}"
-        )
+    check_positive_int(value, arg_name, allow_none)
 
 
 def _has_idx_files(folder):
@@ -266,7 +255,7 @@ def load(
     _check_positive_int("shuffle_buffer", shuffle_buffer)
     _check_positive_int("train_size", train_size, allow_none=True)
     _check_positive_int("test_size", test_size, allow_none=True)
-    if seed is not None and not _is_int(seed):
+    if seed is not None and not is_integer(seed):
         raise ValueError(
             f"`seed` must be None or an integer. Received: seed={seed!r}"
         )

@@ -1,9 +1,11 @@
 """`PermaDropout`: Monte-Carlo dropout that stays on at inference."""
 
 import math
-import numbers
 
 import keras
+
+from keras_svd.validation import is_integer
+from keras_svd.validation import is_number
 
 
 @keras.saving.register_keras_serializable(package="keras_svd")
@@ -47,17 +49,14 @@ class PermaDropout(keras.layers.Dropout):
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         if (
-            not isinstance(rate, numbers.Real)
-            or isinstance(rate, bool)
+            not is_number(rate)
             or not math.isfinite(rate)
             or not 0 <= rate < 1
         ):
             raise ValueError(
                 f"rate must be in [0, 1). Received: rate={rate!r}"
             )
-        if seed is not None and (
-            isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
-        ):
+        if seed is not None and not is_integer(seed):
             raise ValueError(
                 f"seed must be an integer or None. Received: seed={seed!r}"
             )

@@ -1,26 +1,24 @@
 """`VariationalConv2D`: a Conv2D layer with Sparse Variational Dropout."""
 
 import math
-import numbers
 
 import keras
 from keras import ops
 
 from keras_svd.layers.variational_layer import VariationalLayer
+from keras_svd.validation import check_positive_int
+from keras_svd.validation import is_integer
 
 
 def _pair(value, name):
     """Normalizes an int or a pair of ints to a tuple of two positive ints."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+    if is_integer(value):
         pair = (int(value), int(value))
     elif isinstance(value, (tuple, list)) and len(value) == 2:
         pair = tuple(value)
     else:
         pair = None
-    if pair is None or not all(
-        isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1
-        for v in pair
-    ):
+    if pair is None or not all(is_integer(v) and v >= 1 for v in pair):
         raise ValueError(
             f"{name} must be a positive integer or a tuple of 2 positive "
             f"integers. Received: {name}={value!r}"
@@ -122,15 +120,7 @@ class VariationalConv2D(VariationalLayer, keras.layers.Layer):
         seed=None,
         **kwargs,
     ):
-        if (
-            isinstance(filters, bool)
-            or not isinstance(filters, numbers.Integral)
-            or filters < 1
-        ):
-            raise ValueError(
-                "filters must be a positive integer. "
-                f"Received: filters={filters!r}"
-            )
+        filters = check_positive_int(filters, "filters")
         kernel_size = _pair(kernel_size, "kernel_size")
         strides = _pair(strides, "strides")
         dilation_rate = _pair(dilation_rate, "dilation_rate")
@@ -149,12 +139,7 @@ class VariationalConv2D(VariationalLayer, keras.layers.Layer):
                 'data_format must be "channels_last", "channels_first" or '
                 f"None. Received: data_format={data_format!r}"
             )
-        if (
-            isinstance(groups, bool)
-            or not isinstance(groups, numbers.Integral)
-            or groups < 1
-            or filters % groups
-        ):
+        if not is_integer(groups) or groups < 1 or filters % groups:
             raise ValueError(
                 "groups must be a positive integer that divides filters "
                 f"({filters}). Received: groups={groups!r}"

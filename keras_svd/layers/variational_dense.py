@@ -1,11 +1,10 @@
 """`VariationalDense`: a Dense layer with Sparse Variational Dropout."""
 
-import numbers
-
 import keras
 from keras import ops
 
 from keras_svd.layers.variational_layer import VariationalLayer
+from keras_svd.validation import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="keras_svd")
@@ -102,14 +101,7 @@ class VariationalDense(VariationalLayer, keras.layers.Layer):
         seed=None,
         **kwargs,
     ):
-        if (
-            isinstance(units, bool)
-            or not isinstance(units, numbers.Integral)
-            or units < 1
-        ):
-            raise ValueError(
-                f"units must be a positive integer. Received: units={units!r}"
-            )
+        units = check_positive_int(units, "units")
         super().__init__(
             activity_regularizer=activity_regularizer, **kwargs
         )

@@ -1,7 +1,5 @@
 """The protocol and shared machinery of the Sparse Variational Dropout layers."""
 
-import math
-import numbers
 import warnings
 
 import keras
@@ -9,10 +7,8 @@ from keras import ops
 
 from keras_svd import kl as kl_lib
 from keras_svd.layers.kl_tracker import KLTracker
-
-
-def _is_number(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+from keras_svd.validation import check_finite_number
+from keras_svd.validation import check_positive_int
 
 
 def is_variational(layer):
@@ -61,18 +57,10 @@ class VariationalLayer:
         kl_weight,
         seed,
     ):
-        if not _is_number(threshold) or not math.isfinite(threshold):
-            raise ValueError(
-                "threshold must be a finite number. "
-                f"Received: threshold={threshold!r}"
-            )
-        if not _is_number(log_sigma2_init) or not math.isfinite(
-            log_sigma2_init
-        ):
-            raise ValueError(
-                "log_sigma2_init must be a finite number. "
-                f"Received: log_sigma2_init={log_sigma2_init!r}"
-            )
+        threshold = check_finite_number(threshold, "threshold")
+        log_sigma2_init = check_finite_number(
+            log_sigma2_init, "log_sigma2_init"
+        )
         if not isinstance(train_clip, bool):
             raise ValueError(
                 "train_clip must be a bool. "
@@ -80,8 +68,8 @@ class VariationalLayer:
             )
         _validate_num_train_examples(num_train_examples, allow_none=True)
         _validate_kl_weight(kl_weight)
-        self.log_sigma2_init = float(log_sigma2_init)
-        self.threshold = float(threshold)
+        self.log_sigma2_init = log_sigma2_init
+        self.threshold = threshold
         self.train_clip = train_clip
         self.num_train_examples = num_train_examples
         self.kl_weight = float(kl_weight)
@@ -261,22 +249,8 @@ class VariationalLayer:
 
 
 def _validate_num_train_examples(value, allow_none=False):
-    if value is None and allow_none:
-        return
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Integral)
-        or value < 1
-    ):
-        raise ValueError(
-            "num_train_examples must be a positive integer. "
-            f"Received: num_train_examples={value!r}"
-        )
+    return check_positive_int(value, "num_train_examples", allow_none)
 
 
 def _validate_kl_weight(value):
-    if not _is_number(value) or not math.isfinite(value) or value < 0:
-        raise ValueError(
-            "kl_weight must be a finite number >= 0. "
-            f"Received: kl_weight={value!r}"
-        )
+    return check_finite_number(value, "kl_weight", minimum=0)

@@ -1,10 +1,9 @@
 """The CNN of the dropout-at-test-time experiment (Monte-Carlo dropout)."""
 
-import numbers
-
 import keras
 
 from keras_svd.layers.perma_dropout import PermaDropout
+from keras_svd.validation import check_positive_int
 
 
 def test_time_dropout_cnn(
@@ -43,15 +42,7 @@ def test_time_dropout_cnn(
     model = keras_svd.models.test_time_dropout_cnn(128, hidden_rate=0.9)
     ```
     """
-    if (
-        isinstance(hidden_units, bool)
-        or not isinstance(hidden_units, numbers.Integral)
-        or hidden_units < 1
-    ):
-        raise ValueError(
-            "hidden_units must be a positive integer. "
-            f"Received: hidden_units={hidden_units!r}"
-        )
+    hidden_units = check_positive_int(hidden_units, "hidden_units")
 
     def seed_for(offset):
         return None if seed is None else seed + offset

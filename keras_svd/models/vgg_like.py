@@ -1,11 +1,11 @@
 """The VGG-like network for CIFAR-10 of the paper's Section 5."""
 
 import math
-import numbers
 
 import keras
 
 from keras_svd.models.layer_factory import LayerFactory
+from keras_svd.validation import is_number
 
 # VGG-16's convolutional part: channels per layer, "M" for 2x2 max pooling.
 _CONV_PLAN = (
@@ -50,8 +50,7 @@ def vgg_like(
     ```
     """
     if (
-        not isinstance(width, numbers.Real)
-        or isinstance(width, bool)
+        not is_number(width)
         or not math.isfinite(width)
         or width <= 0
     ):

@@ -1,14 +1,10 @@
 """`KLSchedule`: the base class of the KL-weight (beta) schedules."""
 
 import math
-import numbers
+
+from keras_svd.validation import is_number
 
 BY_VALUES = ("epoch", "step")
-
-
-def is_number(value):
-    """True for a real number that is not a bool."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def validate_beta(value, name="beta"):

@@ -1,20 +1,15 @@
 """`LinearWarmup`: beta rises linearly between two epochs or steps."""
 
-import numbers
-
 import keras
 
 from keras_svd.schedules.kl_schedule import KLSchedule
 from keras_svd.schedules.kl_schedule import validate_beta
 from keras_svd.schedules.kl_schedule import validate_by
+from keras_svd.validation import is_integer
 
 
 def _validate_position(value, name):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Integral)
-        or value < 0
-    ):
+    if not is_integer(value) or value < 0:
         raise ValueError(
             f"{name} must be an integer >= 0. Received: {name}={value!r}"
         )

@@ -1,0 +1,52 @@
+"""Argument checks shared by the package: one wording for every ValueError.
+
+Each check raises `ValueError` naming the argument and ending with
+`Received: name=value`, as Keras does.
+"""
+
+import math
+import numbers
+
+
+def is_number(value):
+    """True for a real number that is not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def is_integer(value):
+    """True for an integer that is not a bool (NumPy integers included)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_positive_int(value, name, allow_none=False):
+    """Returns `value` as an int after checking it is a positive integer.
+
+    Args:
+        value: the candidate.
+        name: the argument's name, used in the message.
+        allow_none: accept (and return) `None`.
+    """
+    if value is None and allow_none:
+        return None
+    if not is_integer(value) or value < 1:
+        expected = "None or a positive integer" if allow_none else (
+            "a positive integer"
+        )
+        raise ValueError(
+            f"{name} must be {expected}. Received: {name}={value!r}"
+        )
+    return int(value)
+
+
+def check_finite_number(value, name, minimum=None):
+    """Returns `value` as a float after checking it is finite (>= minimum)."""
+    if (
+        not is_number(value)
+        or not math.isfinite(value)
+        or (minimum is not None and value < minimum)
+    ):
+        bound = "" if minimum is None else f" >= {minimum:g}"
+        raise ValueError(
+            f"{name} must be a finite number{bound}. Received: {name}={value!r}"
+        )
+    return float(value)

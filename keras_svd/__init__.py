@@ -9,9 +9,13 @@ from keras_svd import schedules
 from keras_svd.layers import PermaDropout
 from keras_svd.layers import VariationalConv2D
 from keras_svd.layers import VariationalDense
+from keras_svd.mc_predict import MCPrediction
+from keras_svd.mc_predict import mc_predict
 from keras_svd.model_utils import compression_ratio
 from keras_svd.model_utils import set_kl_weight
 from keras_svd.model_utils import set_num_train_examples
 from keras_svd.model_utils import sparsity_report
 from keras_svd.model_utils import variational_layers
+from keras_svd.sampling import sampling_mode
+from keras_svd.sampling import set_weight_sampling
 from keras_svd.version import __version__

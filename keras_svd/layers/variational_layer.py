@@ -237,6 +237,34 @@ class VariationalLayer:
             lambda: linear(x, self._masked_kernel(kernel, log_alpha)),
         )
 
+    def _linear_config(self):
+        """The config of the arguments shared with Dense and Conv2D."""
+        return {
+            "activation": keras.activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": keras.initializers.serialize(
+                self.kernel_initializer
+            ),
+            "bias_initializer": keras.initializers.serialize(
+                self.bias_initializer
+            ),
+            "kernel_regularizer": keras.regularizers.serialize(
+                self.kernel_regularizer
+            ),
+            "bias_regularizer": keras.regularizers.serialize(
+                self.bias_regularizer
+            ),
+            "activity_regularizer": keras.regularizers.serialize(
+                self.activity_regularizer
+            ),
+            "kernel_constraint": keras.constraints.serialize(
+                self.kernel_constraint
+            ),
+            "bias_constraint": keras.constraints.serialize(
+                self.bias_constraint
+            ),
+        }
+
     def _variational_config(self):
         return {
             "log_sigma2_init": self.log_sigma2_init,

@@ -9,7 +9,8 @@ acquisition functions: predictive entropy, BALD, variation ratio).
 """
 
 import dataclasses
-import numbers
+import sys
+import weakref
 from typing import Optional
 
 import keras
@@ -17,6 +18,7 @@ import numpy as np
 from keras import ops
 
 from keras_svd.sampling import sampling_mode
+from keras_svd.validation import check_positive_int
 
 # Mutual information is H[mean] - E[H]: >= 0 exactly, but the two terms are
 # computed in float32 and float64, so an exact zero can come out as -1e-7.
@@ -29,7 +31,7 @@ _SUM_TOLERANCE = 1e-3
 _DEFAULT_ROWS_PER_CALL = 512
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class MCPrediction:
     """The result of `keras_svd.mc_predict`: statistics over T samples.
 
@@ -55,6 +57,16 @@ class MCPrediction:
         num_samples: T.
         samples: float32 `(T, inputs, classes)`, every p_t, or `None` unless
             `mc_predict(..., return_samples=True)`.
+
+    Example:
+
+    ```python
+    result = keras_svd.mc_predict(model, x_test, samples=50)
+    errors = result.predicted_class != y_test
+    # Do the uncertain inputs hold the errors?
+    order = np.argsort(-result.mutual_information)
+    print(errors[order[:100]].mean(), errors.mean())
+    ```
     """
 
     mean: np.ndarray
@@ -68,20 +80,6 @@ class MCPrediction:
     samples: Optional[np.ndarray] = None
 
 
-def _check_positive_int(name, value, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Integral)
-        or value < 1
-    ):
-        raise ValueError(
-            f"{name} must be a positive integer. Received: {name}={value!r}"
-        )
-    return int(value)
-
-
 def _check_bool(name, value):
     if not isinstance(value, (bool, np.bool_)):
         raise ValueError(f"{name} must be True or False. Received: {name}={value!r}")
@@ -89,11 +87,9 @@ def _check_bool(name, value):
 
 
 def _is_dataset(x):
-    try:
-        import tensorflow as tf
-    except ImportError:  # pragma: no cover - TensorFlow is a dependency.
-        return False
-    return isinstance(x, tf.data.Dataset)
+    # A dataset exists only once TensorFlow is imported: no import here.
+    tf = sys.modules.get("tensorflow")
+    return tf is not None and isinstance(x, tf.data.Dataset)
 
 
 def _to_numpy(value):
@@ -117,16 +113,18 @@ def _input_shapes(model):
 def _check_batch(x, expected):
     """Checks one batch (a structure of arrays) against the model's inputs."""
     leaves = keras.tree.flatten(x)
-    lengths = {int(leaf.shape[0]) if leaf.ndim else -1 for leaf in leaves}
+    shapes = [tuple(leaf.shape) for leaf in leaves]
+    lengths = {shape[0] if shape else -1 for shape in shapes}
     if not leaves or -1 in lengths:
         raise ValueError(
             "x must be an array (or a list / dict of arrays) of rank >= 1 "
-            f"with one row per input. Received: x={x!r}"
+            "with one row per input. Received: x with shapes "
+            f"{shapes}"
         )
     if len(lengths) > 1:
         raise ValueError(
             "All inputs in x must have the same number of rows. Received: "
-            f"x shapes={[tuple(leaf.shape) for leaf in leaves]}"
+            f"x with shapes {shapes}"
         )
     if lengths == {0}:
         raise ValueError(
@@ -228,25 +226,27 @@ def _sample_statistics(forward, x, k, from_logits, return_samples):
 
 
 # -- One small runner per backend: compiles `body(forward, x, k)`. ---------
+# Each takes `model_ref`, a weak reference, so that the cache below (keyed
+# weakly by the model) does not keep the model alive.
 
 
-def _tensorflow_runner(model, body):
+def _tensorflow_runner(model_ref, body):
     import tensorflow as tf
 
     def step(x, k):
-        return body(lambda t: model(t, training=False), x, k)
+        return body(lambda t: model_ref()(t, training=False), x, k)
 
     return tf.function(step, reduce_retracing=True)
 
 
-def _jax_runner(model, body):
+def _jax_runner(model_ref, body):
     import jax
 
     def pure(trainable, non_trainable, x, k):
         state = {}
 
         def forward(t):
-            outputs, state["non_trainable"] = model.stateless_call(
+            outputs, state["non_trainable"] = model_ref().stateless_call(
                 trainable, non_trainable, t, training=False
             )
             return outputs
@@ -257,6 +257,7 @@ def _jax_runner(model, body):
     compiled = jax.jit(pure, static_argnums=3)
 
     def run(x, k):
+        model = model_ref()
         # The seed generators' states are non-trainable variables: thread
         # them through and write them back, or every call repeats samples.
         stats, new_values = compiled(
@@ -272,12 +273,12 @@ def _jax_runner(model, body):
     return run
 
 
-def _torch_runner(model, body):
+def _torch_runner(model_ref, body):
     import torch
 
     def run(x, k):
         with torch.no_grad():
-            return body(lambda t: model(t, training=False), x, k)
+            return body(lambda t: model_ref()(t, training=False), x, k)
 
     return run
 
@@ -287,20 +288,29 @@ _RUNNERS = {
     "jax": _jax_runner,
     "torch": _torch_runner,
 }
+# model -> {(backend, from_logits, return_samples, number of variables):
+# runner}, so that repeated calls reuse one trace, as `model.predict` does.
+_CACHE = weakref.WeakKeyDictionary()
 
 
-def _make_runner(model, from_logits, return_samples):
+def _get_runner(model, from_logits, return_samples):
     backend = keras.backend.backend()
     if backend not in _RUNNERS:
         raise ValueError(
             "mc_predict supports the tensorflow, jax and torch backends. "
             f"Received: backend={backend!r}"
         )
+    key = (backend, from_logits, return_samples, len(model.variables))
+    runners = _CACHE.setdefault(model, {})
+    if key not in runners:
 
-    def body(forward, x, k):
-        return _sample_statistics(forward, x, k, from_logits, return_samples)
+        def body(forward, x, k):
+            return _sample_statistics(
+                forward, x, k, from_logits, return_samples
+            )
 
-    return _RUNNERS[backend](model, body)
+        runners[key] = _RUNNERS[backend](weakref.ref(model), body)
+    return runners[key]
 
 
 def _entropy(probs):
@@ -341,20 +351,23 @@ def _check_probabilities(mean, from_logits):
     if from_logits:
         return
     sums = np.sum(mean, axis=-1)
-    worst = float(np.max(np.abs(sums - 1.0)))
-    if worst > _SUM_TOLERANCE or float(np.min(mean)) < -_SUM_TOLERANCE:
+    worst = int(np.argmax(np.abs(sums - 1.0)))
+    if abs(sums[worst] - 1.0) > _SUM_TOLERANCE or np.min(mean) < 0:
         raise ValueError(
             "With from_logits=False the model must output probabilities "
-            "(non-negative, each row summing to 1), but a row of its mean "
-            f"output sums to {1.0 + worst:.4g} or less, or holds a negative "
-            "value. Pass from_logits=True for a model that outputs logits. "
-            f"Received: from_logits={from_logits!r}"
+            "(non-negative, each row summing to 1), but the mean output of "
+            f"one input sums to {sums[worst]:.4g} (smallest value "
+            f"{np.min(mean):.4g}). Pass from_logits=True for a model that "
+            f"outputs logits. Received: from_logits={from_logits!r}"
         )
 
 
 def _chunk_sizes(samples, chunk_size):
-    full, rest = divmod(samples, chunk_size)
-    return [chunk_size] * full + ([rest] if rest else [])
+    """Splits T into as few chunks of at most `chunk_size` as possible, as
+    even as possible (two distinct sizes at most, so two traces at most)."""
+    count = -(-samples // chunk_size)
+    size, rest = divmod(samples, count)
+    return [size + 1] * rest + [size] * (count - rest)
 
 
 def mc_predict(
@@ -387,9 +400,10 @@ def mc_predict(
     passed through one compiled function (`tf.function` on TensorFlow,
     `jax.jit` of `model.stateless_call` on JAX, eager under `torch.no_grad`
     on PyTorch), which returns the reductions over its k samples; the T
-    samples are taken in chunks of `k = chunk_size`, combined in float64 on
-    the host, so memory is bounded by one tiled batch of
+    samples are taken in chunks of k <= `chunk_size`, combined in float64
+    on the host, so memory is bounded by one tiled batch of
     `batch_size * chunk_size` rows whatever T (unless `return_samples`).
+    Repeated calls on one model reuse the compiled function.
 
     Args:
         model: a built Keras model (or layer) mapping a batch to
@@ -401,9 +415,11 @@ def mc_predict(
         samples: positive integer T, the number of stochastic passes.
         batch_size: inputs per compiled call (default 32); not allowed with
             a dataset, whose own batches are used.
-        chunk_size: samples per compiled call, in [1, T]; larger is faster
-            until memory runs short. Default: T, capped so that one call
-            holds at most 512 rows (at least one sample).
+        chunk_size: the most samples per compiled call, in [1, T]; the T
+            samples are split into as few chunks as that allows, of nearly
+            equal sizes. Larger is faster until memory runs short. Default:
+            T, capped so that one call holds at most 512 rows (at least one
+            sample).
         from_logits: whether the model outputs logits (softmax applied
             here) or probabilities.
         sample_weights: also sample the variational layers' weights
@@ -432,11 +448,12 @@ def mc_predict(
     """
     if not isinstance(model, keras.layers.Layer):
         raise ValueError(
-            f"model must be a Keras model or layer. Received: model={model!r}"
+            "model must be a Keras model or layer. "
+            f"Received: model={model!r:.100}"
         )
-    samples = _check_positive_int("samples", samples)
-    batch_size = _check_positive_int("batch_size", batch_size, True)
-    chunk_size = _check_positive_int("chunk_size", chunk_size, True)
+    samples = check_positive_int(samples, "samples")
+    batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
+    chunk_size = check_positive_int(chunk_size, "chunk_size", allow_none=True)
     from_logits = _check_bool("from_logits", from_logits)
     sample_weights = _check_bool("sample_weights", sample_weights)
     return_samples = _check_bool("return_samples", return_samples)
@@ -450,7 +467,7 @@ def mc_predict(
         chunk_size = min(samples, max(1, _DEFAULT_ROWS_PER_CALL // rows))
     chunks = _chunk_sizes(samples, chunk_size)
     expected = _input_shapes(model)
-    runner = _make_runner(model, from_logits, return_samples)
+    runner = _get_runner(model, from_logits, return_samples)
 
     parts = []
     with sampling_mode(model, enabled=sample_weights):

@@ -1,3 +1,4 @@
+import importlib.util
 import math
 import os
 import subprocess
@@ -197,6 +198,12 @@ def test_variational_layers_are_sampled_only_with_sample_weights():
     # The switch is restored: still deterministic afterwards.
     for layer in keras_svd.variational_layers(model):
         assert float(ops.convert_to_numpy(layer.sample_at_inference.value)) == 0.0
+    # sample_weights=False wins over a switch left on, which is restored.
+    layer = keras_svd.variational_layers(model)[0]
+    layer.sample_at_inference.assign(1.0)
+    forced = mc_predict(model, x, samples=3, sample_weights=False)
+    np.testing.assert_allclose(forced.std, 0.0, atol=1e-6)
+    assert float(ops.convert_to_numpy(layer.sample_at_inference.value)) == 1.0
 
 
 def test_batch_norm_moving_statistics_are_unchanged():
@@ -296,6 +303,11 @@ def test_bad_inputs_raise(x, match):
         mc_predict(_dropout_model(), x, samples=2)
 
 
+def test_model_must_be_a_keras_layer():
+    with pytest.raises(ValueError, match="Received: model="):
+        mc_predict(lambda t: t, _inputs(2), samples=2)
+
+
 def test_bad_datasets_raise():
     model = _dropout_model()
     empty = tf.data.Dataset.from_tensor_slices(_inputs(4)).take(0).batch(2)
@@ -364,8 +376,11 @@ _BACKEND_SCRIPT = textwrap.dedent(
 
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_mc_predict_runs_on_other_backends(backend):
-    pytest.importorskip(backend)
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed")
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     completed = subprocess.run(
         [sys.executable, "-c", _BACKEND_SCRIPT.format(backend=backend)],
         env=env,
@@ -375,3 +390,22 @@ def test_mc_predict_runs_on_other_backends(backend):
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert completed.stdout.strip().endswith("ok")
+
+
+def test_repeated_calls_reuse_one_compiled_function_and_free_the_model():
+    import gc
+    import importlib
+    import weakref
+
+    # The package exports the function under the module's name.
+    module = importlib.import_module("keras_svd.mc_predict")
+
+    model = _dropout_model()
+    mc_predict(model, _inputs(3), samples=2)
+    runner = module._CACHE[model]
+    mc_predict(model, _inputs(5), samples=2)
+    assert module._CACHE[model] is runner and len(runner) == 1
+    reference = weakref.ref(model)
+    del model, runner
+    gc.collect()
+    assert reference() is None

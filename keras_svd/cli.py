@@ -119,12 +119,7 @@ def _report(args):
     if args.json:
         print(json.dumps(result, indent=2))
         return
-    rows = result["layers"]
-    width = max([len("Layer")] + [len(r["layer"]) for r in rows])
-    print(f"{'Layer':<{width}}  {'Weights':>10}  {'Kept':>10}  {'Sparsity %':>10}")
-    for r in rows:
-        print(f"{r['layer']:<{width}}  {r['weights']:>10,}  {r['kept']:>10,}  "
-              f"{r['sparsity_percent']:>10.2f}")
+    print("\n".join(training.layer_table(result["layers"])))
     print(f"Compression |W| / |W != 0|: {result['compression']:.1f}x")
 
 

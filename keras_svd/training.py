@@ -37,23 +37,27 @@ def build_model(model_name, input_shape, num_classes, variational=True, **kw):
     )
 
 
-def result_table(result):
-    """Formats a training result as the paper's table (one string)."""
-    rows = result["layers"]
+def layer_table(rows):
+    """Formats sparsity rows (with `sparsity_percent`) as table lines."""
     width = max([len("Layer")] + [len(r["layer"]) for r in rows])
     header = f"{'Layer':<{width}}  {'Weights':>10}  {'Kept':>10}  {'Sparsity %':>10}"
-    lines = [
-        f"{result['model']} on {result['dataset']} "
-        f"({result['protocol']} protocol, {result['epochs']} epochs)",
-        header,
-        "-" * len(header),
-    ]
+    lines = [header, "-" * len(header)]
     for r in rows:
         lines.append(
             f"{r['layer']:<{width}}  {r['weights']:>10,}  {r['kept']:>10,}  "
             f"{r['sparsity_percent']:>10.2f}"
         )
     lines.append("-" * len(header))
+    return lines
+
+
+def result_table(result):
+    """Formats a training result as the paper's table (one string)."""
+    lines = [
+        f"{result['model']} on {result['dataset']} "
+        f"({result['protocol']} protocol, {result['epochs']} epochs)",
+        *layer_table(result["layers"]),
+    ]
     lines.append(f"Test error: {result['test_error_percent']:.2f}%")
     lines.append(f"Compression |W| / |W != 0|: {result['compression']:.1f}x")
     paper = result.get("paper")

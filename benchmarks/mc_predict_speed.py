@@ -120,17 +120,22 @@ def main(argv=None):
             print(f"round {round_index}: {name} {wall:.1f} s", flush=True)
 
     loop_probs = np.stack(
-        [keras.ops.convert_to_numpy(keras.ops.softmax(o)) for o in outputs["loop"]]
+        [
+            keras.ops.convert_to_numpy(keras.ops.softmax(o))
+            for o in outputs["loop"]
+        ]
     )
     result = outputs["mc_predict"]
     # Difference of two independent means, in standard errors.
     stderr = np.sqrt((loop_probs.var(0) + result.std**2) / samples) + 1e-6
     z = float(np.max(np.abs(loop_probs.mean(0) - result.mean) / stderr))
-    ratio_of_medians = statistics.median(times["mc_predict"]) / statistics.median(
-        times["loop"]
-    )
+    ratio_of_medians = statistics.median(
+        times["mc_predict"]
+    ) / statistics.median(times["loop"])
     paired = [b / a for a, b in zip(times["loop"], times["mc_predict"])]
-    paired_cpu = [b / a for a, b in zip(cpu_times["loop"], cpu_times["mc_predict"])]
+    paired_cpu = [
+        b / a for a, b in zip(cpu_times["loop"], cpu_times["mc_predict"])
+    ]
     command = " ".join(
         ["python"] + [shlex.quote(a) for a in [sys.argv[0]] + sys.argv[1:]]
     )
@@ -154,11 +159,14 @@ def main(argv=None):
         "paired_cpu_ratios": paired_cpu,
         "goal": 0.15,
         "max_mean_difference_in_standard_errors": z,
-        "accuracy_loop_mean": float(np.mean(loop_probs.mean(0).argmax(-1) == y)),
+        "accuracy_loop_mean": float(
+            np.mean(loop_probs.mean(0).argmax(-1) == y)
+        ),
         "accuracy_mc_predict": float(np.mean(result.predicted_class == y)),
     }
     if args.output:
-        os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+        folder = os.path.dirname(os.path.abspath(args.output))
+        os.makedirs(folder, exist_ok=True)
         with open(args.output, "w") as f:
             json.dump(record, f, indent=2)
     print("command:", command)
@@ -182,9 +190,10 @@ def main(argv=None):
         "(goal <= 0.15)"
     )
     print(
-        f"check: accuracy of the loop's mean {record['accuracy_loop_mean']:.4f},"
-        f" of mc_predict {record['accuracy_mc_predict']:.4f}; largest "
-        f"difference of the means {z:.2f} standard errors"
+        "check: accuracy of the loop's mean "
+        f"{record['accuracy_loop_mean']:.4f}, of mc_predict "
+        f"{record['accuracy_mc_predict']:.4f}; largest difference of the "
+        f"means {z:.2f} standard errors"
     )
 
 

@@ -269,7 +269,9 @@ def main(argv=None):
     text = table(results, args.samples)
     if not args.no_plot:
         picked = pick_images(predictions[EXPERIMENTS[-1][0]], y_test)
-        shown = {n: predictions[n] for n in (EXPERIMENTS[0][0], EXPERIMENTS[-1][0])}
+        shown = {
+            n: predictions[n] for n in (EXPERIMENTS[0][0], EXPERIMENTS[-1][0])
+        }
         plot_spread(
             os.path.join(args.output, "spread.png"),
             x_test, y_test, shown, picked,

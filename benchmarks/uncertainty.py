@@ -115,7 +115,9 @@ def ood_sets(x_test, fashion_test, size, rng):
 def assess(model, x_test, y_test, ood, samples, sample_weights):
     """AUROCs of one model for errors and for each OOD set."""
     start = time.perf_counter()
-    mc = mc_predict(model, x_test, samples=samples, sample_weights=sample_weights)
+    mc = mc_predict(
+        model, x_test, samples=samples, sample_weights=sample_weights
+    )
     correct = mc.predicted_class == y_test
     scores = score_table(mc)
     result = {
@@ -124,7 +126,9 @@ def assess(model, x_test, y_test, ood, samples, sample_weights):
         "misclassified_vs_correct": {
             name: auroc(s[correct], s[~correct]) for name, s in scores.items()
         },
-        "mean_mutual_information": {"mnist_test": float(scores[SCORES[0]].mean())},
+        "mean_mutual_information": {
+            "mnist_test": float(scores["mutual_information"].mean())
+        },
         "mnist_vs_ood": {},
     }
     for ood_name, images in ood.items():
@@ -216,7 +220,9 @@ def markdown(results, samples, ood_size):
         "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
     for model_name, result in results.items():
-        rows = [("misclassified vs correct", result["misclassified_vs_correct"])]
+        rows = [
+            ("misclassified vs correct", result["misclassified_vs_correct"])
+        ]
         rows += [
             (f"MNIST vs {name}", values)
             for name, values in result["mnist_vs_ood"].items()
@@ -255,13 +261,16 @@ def main(argv=None):
         source_dir=args.fashion_dir or datasets.default_fashion_mnist_dir(),
     )
     x_train, y_train = x_train[: args.train_size], y_train[: args.train_size]
-    ood = ood_sets(x_test, fashion_test, args.ood_size, np.random.default_rng(0))
+    rng = np.random.default_rng(0)
+    ood = ood_sets(x_test, fashion_test, args.ood_size, rng)
     results, training = {}, {}
 
     cnn_path = os.path.join(args.output, CNN_FILE)
     if os.path.exists(cnn_path):
         cnn = keras.models.load_model(cnn_path)
-        training["permadropout_cnn"] = {"loaded_from": os.path.relpath(cnn_path)}
+        training["permadropout_cnn"] = {
+            "loaded_from": os.path.relpath(cnn_path)
+        }
     else:
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         import test_time_dropout as ttd  # noqa: E402

@@ -82,7 +82,9 @@ class MCPrediction:
 
 def _check_bool(name, value):
     if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be True or False. Received: {name}={value!r}")
+        raise ValueError(
+            f"{name} must be True or False. Received: {name}={value!r}"
+        )
     return bool(value)
 
 

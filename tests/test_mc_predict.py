@@ -1,3 +1,4 @@
+import importlib
 import importlib.util
 import math
 import os
@@ -116,7 +117,9 @@ def test_statistics_equal_those_of_the_returned_samples():
     np.testing.assert_allclose(result.mean, p.mean(0), atol=1e-6)
     np.testing.assert_allclose(result.std, p.std(0), atol=1e-6)
     entropy = -np.sum(p * np.log(p), -1)
-    np.testing.assert_allclose(result.expected_entropy, entropy.mean(0), atol=1e-5)
+    np.testing.assert_allclose(
+        result.expected_entropy, entropy.mean(0), atol=1e-5
+    )
     votes = np.eye(NUM_CLASSES)[p.argmax(-1)].sum(0)
     np.testing.assert_allclose(
         result.variation_ratio, 1 - votes.max(-1) / 9, atol=1e-6
@@ -197,7 +200,8 @@ def test_variational_layers_are_sampled_only_with_sample_weights():
     np.testing.assert_allclose(mean_only.mean, expected, atol=1e-5)
     # The switch is restored: still deterministic afterwards.
     for layer in keras_svd.variational_layers(model):
-        assert float(ops.convert_to_numpy(layer.sample_at_inference.value)) == 0.0
+        flag = ops.convert_to_numpy(layer.sample_at_inference.value)
+        assert float(flag) == 0.0
     # sample_weights=False wins over a switch left on, which is restored.
     layer = keras_svd.variational_layers(model)[0]
     layer.sample_at_inference.assign(1.0)
@@ -244,7 +248,10 @@ def test_chunked_and_unchunked_results_agree_in_distribution():
 
 def test_dataset_and_array_inputs_give_the_same_result():
     model = keras.Sequential(
-        [keras.Input((6,)), keras.layers.Dense(NUM_CLASSES, activation="softmax")]
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(NUM_CLASSES, activation="softmax"),
+        ]
     )
     x = _inputs(11)
     y = np.zeros((11,), "int64")
@@ -292,7 +299,10 @@ def test_invalid_arguments_raise(kwargs, match):
 @pytest.mark.parametrize(
     "x, match",
     [
-        (np.zeros((0, 6), "float32"), r"x is empty.*Received: x.shape=\(0, 6\)"),
+        (
+            np.zeros((0, 6), "float32"),
+            r"x is empty.*Received: x.shape=\(0, 6\)",
+        ),
         (np.zeros((4, 5), "float32"), r"Received: x.shape=\(4, 5\)"),
         (np.zeros((4, 6, 1), "float32"), r"Received: x.shape=\(4, 6, 1\)"),
         (np.float32(1.0), "rank >= 1"),

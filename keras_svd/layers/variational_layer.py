@@ -150,8 +150,9 @@ class VariationalLayer:
         if self.built:
             self.kl_weight_variable.assign(self.kl_weight)
 
-    def _add_kl_loss(self, log_alpha, training):
-        if training and self.num_train_examples is None:
+    def _add_kl_loss(self, log_alpha):
+        """Adds `beta * KL / N` (called by the training pass only)."""
+        if self.num_train_examples is None:
             self._warn_missing_n()
         kl_term = (
             kl_lib.total_kl_divergence(log_alpha) * self.inv_num_train_examples
@@ -221,7 +222,7 @@ class VariationalLayer:
             return self._sample(mean, variance, seed)
 
         if training:
-            self._add_kl_loss(log_alpha, training)
+            self._add_kl_loss(log_alpha)
             return sampled(self.seed_generator)
         self.kl_tracker.idle()
         # A traced JAX branch may not advance the generator's state: draw the

@@ -9,7 +9,10 @@ numbers. Runs on any Keras backend (the data are NumPy arrays):
     KERAS_BACKEND=jax python benchmarks/reproduce_mnist.py --models lenet5-caffe
 
 Each model's result goes to OUTPUT/<model>/result.json (plus history.csv and
-model.keras), and the side-by-side table to OUTPUT/<model>/table.md.
+model.keras), and the side-by-side table to OUTPUT/<model>/table.md. An
+interrupted run resumes from its last finished epoch when started again with
+the same arguments (OUTPUT/<model>/backup; `train_seconds` then counts the
+last leg only).
 """
 
 import argparse
@@ -65,6 +68,12 @@ def main(argv=None):
     parser.add_argument("--output", default="benchmarks/results")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", type=int, default=2)
+    parser.add_argument(
+        "--no-backup", action="store_true", help="do not keep a "
+        "BackupAndRestore folder (OUTPUT/<model>/backup); by default an "
+        "interrupted run resumes from its last finished epoch when started "
+        "again with the same arguments"
+    )
     args = parser.parse_args(argv)
 
     command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
@@ -90,6 +99,7 @@ def main(argv=None):
             model_name=model_name,
             output=str(out),
             verbose=args.verbose,
+            backup_dir=None if args.no_backup else str(out / "backup"),
         )
         result.update(
             {

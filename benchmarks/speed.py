@@ -5,8 +5,10 @@ For LeNet-300-100 and LeNet-5-Caffe, builds the dense and the variational
 times them interleaved: `--repeats` rounds, each timing `--steps` training
 steps (`train_on_batch`, Adam, batch `--batch-size`, 100 by default) of the dense model and then of the
 variational one, and the same for inference (`predict_on_batch` on a batch of
-`--predict-batch` images, the variational model deterministic). Prints the
-median per-step times and their ratios, and the command. Any backend:
+`--predict-batch` images, the variational model deterministic), and the
+inference of the variational model exported by `keras_svd.strip_variational`
+(plain Dense / Conv2D layers with the pruned kernels). Prints the median
+per-step times and their ratios, and the command. Any backend:
 
     python benchmarks/speed.py
     KERAS_BACKEND=jax python benchmarks/speed.py --models lenet5-caffe
@@ -63,12 +65,19 @@ def measure(name, steps, repeats, predict_batch, jit_compile, batch_size=100):
         for _ in range(3):
             model.train_on_batch(x, y)
             model.predict_on_batch(x_pred)
+    stripped = keras_svd.strip_variational(variational)
+    stripped.compile(jit_compile=jit_compile)
+    for _ in range(3):
+        stripped.predict_on_batch(x_pred)
+    predictors = (
+        ("dense", dense), ("variational", variational), ("stripped", stripped)
+    )
     train = {"dense": [], "variational": []}
-    infer = {"dense": [], "variational": []}
+    infer = {key: [] for key, _ in predictors}
     for _ in range(repeats):
         for key, model in (("dense", dense), ("variational", variational)):
             train[key].append(_time(lambda: model.train_on_batch(x, y), steps))
-        for key, model in (("dense", dense), ("variational", variational)):
+        for key, model in predictors:
             infer[key].append(
                 _time(lambda: model.predict_on_batch(x_pred), steps)
             )
@@ -81,7 +90,10 @@ def measure(name, steps, repeats, predict_batch, jit_compile, batch_size=100):
     infer_ratio = float(
         np.median(np.array(infer["variational"]) / np.array(infer["dense"]))
     )
-    return med, med_inf, train_ratio, infer_ratio
+    stripped_ratio = float(
+        np.median(np.array(infer["stripped"]) / np.array(infer["dense"]))
+    )
+    return med, med_inf, train_ratio, infer_ratio, stripped_ratio
 
 
 def main(argv=None):
@@ -105,11 +117,12 @@ def main(argv=None):
     )
     print(
         "| model | dense step ms | variational step ms | train ratio | "
-        "dense predict ms | variational predict ms | inference ratio |"
+        "dense predict ms | variational predict ms | inference ratio | "
+        "stripped predict ms | stripped ratio |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name in args.models:
-        med, med_inf, train_ratio, infer_ratio = measure(
+        med, med_inf, train_ratio, infer_ratio, stripped_ratio = measure(
             name, args.steps, args.repeats, args.predict_batch, jit,
             args.batch_size,
         )
@@ -117,7 +130,8 @@ def main(argv=None):
             f"| {name} | {1e3 * med['dense']:.2f} | "
             f"{1e3 * med['variational']:.2f} | {train_ratio:.2f}x | "
             f"{1e3 * med_inf['dense']:.2f} | {1e3 * med_inf['variational']:.2f}"
-            f" | {infer_ratio:.2f}x |"
+            f" | {infer_ratio:.2f}x | {1e3 * med_inf['stripped']:.2f} | "
+            f"{stripped_ratio:.2f}x |"
         )
     print("Command: python " + " ".join(shlex.quote(a) for a in sys.argv))
 

@@ -18,4 +18,5 @@ from keras_svd.model_utils import sparsity_report
 from keras_svd.model_utils import variational_layers
 from keras_svd.sampling import sampling_mode
 from keras_svd.sampling import set_weight_sampling
+from keras_svd.strip import strip_variational
 from keras_svd.version import __version__

@@ -170,6 +170,7 @@ def run_protocol(
     model_name,
     output=None,
     verbose=1,
+    backup_dir=None,
 ):
     """Compiles, trains and evaluates `model` with a `TrainingProtocol`.
 
@@ -184,6 +185,9 @@ def run_protocol(
         model_name: recorded in the result.
         output: folder for `result.json`, `model.keras` and `history.csv`.
         verbose: Keras's `verbose` for `fit`.
+        backup_dir: when given, a `keras.callbacks.BackupAndRestore` folder:
+            an interrupted run started again with the same folder resumes
+            from its last finished epoch (and `history.csv` is appended to).
 
     Returns:
         The result dict of `train`.
@@ -199,10 +203,15 @@ def run_protocol(
         keras.callbacks.LearningRateScheduler(plan.learning_rate_at),
         SparsityMonitor(per_layer=False),
     ]
+    resuming = backup_dir is not None and pathlib.Path(backup_dir).exists()
+    if backup_dir is not None:
+        callbacks.append(keras.callbacks.BackupAndRestore(str(backup_dir)))
     if output is not None:
         pathlib.Path(output).mkdir(parents=True, exist_ok=True)
         callbacks.append(
-            keras.callbacks.CSVLogger(str(pathlib.Path(output) / "history.csv"))
+            keras.callbacks.CSVLogger(
+                str(pathlib.Path(output) / "history.csv"), append=resuming
+            )
         )
     start = time.perf_counter()
     model.fit(

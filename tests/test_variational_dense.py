@@ -102,6 +102,25 @@ def test_inference_is_the_exact_masked_product():
     )
 
 
+@pytest.mark.parametrize("threshold", [-9.0, -8.0, -3.0, 0.0, 3.0, 8.0, 9.0])
+def test_inference_mask_matches_pruning_mask_at_every_threshold(threshold):
+    # The deterministic pass skips the clip of log alpha for -8 < t <= 8;
+    # raw log alpha of -12 .. 12 straddles the clip and every threshold.
+    raw = np.linspace(-12.0, 12.0, 49, dtype="float32")
+    kernel = np.where(np.arange(49) % 2 == 0, 0.5, -0.5).astype("float32")
+    log_sigma2 = (raw + np.log(0.25 + 1e-8)).astype("float32")
+    layer = VariationalDense(49, threshold=threshold, num_train_examples=1)
+    layer.build((None, 1))
+    _set(layer, kernel[None], log_sigma2[None], np.zeros(49, "float32"))
+    mask = keras.ops.convert_to_numpy(layer.pruning_mask())[0]
+    expected_mask = (np.clip(raw, -8.0, 8.0) < threshold).astype("float32")
+    # Away from the exact boundary, where float rounding may go either way.
+    far = np.abs(np.clip(raw, -8, 8) - threshold) > 1e-3
+    np.testing.assert_array_equal(mask[far], expected_mask[far])
+    y = keras.ops.convert_to_numpy(layer(np.ones((1, 1), "float32")))[0]
+    np.testing.assert_array_equal(y, kernel * mask)
+
+
 def test_train_clip_masks_the_training_mean_only():
     kernel = np.array([[1.0, 1.0]], "float32")
     log_sigma2 = np.array([[-20.0, 5.0]], "float32")

@@ -231,7 +231,18 @@ class VariationalConv2D(VariationalLayer, keras.layers.Layer):
         )
 
     def call(self, inputs, training=None):
-        outputs = self._forward(inputs, training, self._convolve)
+        return self._forward(inputs, training, self._convolve)
+
+    def _deterministic_class(self):
+        return keras.layers.Conv2D
+
+    def _deterministic_input_shape(self):
+        channels = self.kernel.shape[2] * self.groups
+        if self.data_format == "channels_last":
+            return (None, None, None, channels)
+        return (None, channels, None, None)
+
+    def _finish(self, outputs):
         if self.bias is not None:
             if self.data_format == "channels_last":
                 outputs = ops.add(outputs, self.bias)

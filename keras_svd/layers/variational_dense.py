@@ -160,7 +160,15 @@ class VariationalDense(VariationalLayer, keras.layers.Layer):
         self.input_spec = keras.InputSpec(min_ndim=2, axes={-1: input_dim})
 
     def call(self, inputs, training=None):
-        outputs = self._forward(inputs, training, ops.matmul)
+        return self._forward(inputs, training, ops.matmul)
+
+    def _deterministic_class(self):
+        return keras.layers.Dense
+
+    def _deterministic_input_shape(self):
+        return (None, self.kernel.shape[0])
+
+    def _finish(self, outputs):
         if self.bias is not None:
             outputs = ops.add(outputs, self.bias)
         if self.activation is not None:

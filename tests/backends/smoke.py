@@ -66,6 +66,35 @@ def main():
     out = keras.ops.convert_to_numpy(dense(h, training=False))
     np.testing.assert_allclose(out, h @ (kernel * mask) + bias, rtol=1e-5, atol=1e-6)
 
+    # Weight sampling at inference (the variable switch), inside a compiled
+    # predict: fresh samples per call with the local reparameterization's
+    # moments, and back to the masked product afterwards.
+    layer = keras_svd.layers.VariationalDense(
+        2, num_train_examples=1, train_clip=True
+    )
+    probe = keras.Sequential([keras.Input((1,)), layer])
+    layer.kernel.assign(np.array([[1.0, -2.0]], "float32"))
+    layer.log_sigma2.assign(np.log(np.array([[0.25, 5000.0]], "float32")))
+    layer.bias.assign(np.array([0.5, 0.0], "float32"))  # 2nd unit pruned
+    ones = np.ones((20000, 1), "float32")
+    with keras_svd.sampling_mode(probe):
+        s1 = probe.predict(ones, batch_size=20000, verbose=0)
+        s2 = probe.predict(ones, batch_size=20000, verbose=0)
+    assert not np.allclose(s1, s2)
+    # Unit 0: mean 1 + 0.5, variance sigma^2 = 0.25 (alpha = 0.25).
+    # Unit 1: log alpha = log(5000 / 4) = 7.1 > 3, so pruned from the mean
+    # (train_clip), and variance alpha * theta^2 = sigma^2 = 5000.
+    np.testing.assert_allclose(s1.mean(0)[0], 1.5, atol=0.02)
+    np.testing.assert_allclose(s1.var(0)[0], 0.25, rtol=0.05)
+    np.testing.assert_allclose(s1.var(0)[1], 5000.0, rtol=0.05)
+    np.testing.assert_allclose(s1.mean(0)[1], 0.0, atol=2.0)
+    np.testing.assert_allclose(
+        probe.predict(ones[:4], verbose=0), [[1.5, 0.0]] * 4, atol=1e-6
+    )
+    result = keras_svd.mc_predict(model, x[:16], samples=8)
+    assert result.mean.shape == (16, 3)
+    assert np.all(result.mutual_information > 0)
+
     report = keras_svd.sparsity_report(model)
     assert [r["weights"] for r in report] == [36, 100 * 16, 48], report
     print(keras.backend.backend(), "ok", history["sparsity"])

@@ -233,7 +233,25 @@ class VariationalLayer:
             self.log_sigma2,
             ops.log(ops.square(ops.cast(kernel, "float32")) + kl_lib.EPSILON),
         )
-        return ops.where(ops.less(log_alpha, self.threshold), kernel, 0.0)
+        return self._masked_kernel(kernel, log_alpha)
+
+    def _sampling_kernels(self, kernel):
+        """Log alpha and the kernels of the mean and the variance.
+
+        Log alpha and theta^2 are computed once, shared by the KL, the
+        variance and the mask. The mean's kernel is theta, masked when
+        `train_clip`; the variance's is sigma^2 = alpha * theta^2, in the
+        compute dtype.
+        """
+        kernel_square = ops.square(ops.cast(kernel, "float32"))
+        log_alpha = kl_lib.log_alpha_from_square(kernel_square, self.log_sigma2)
+        mean_kernel = kernel
+        if self.train_clip:
+            mean_kernel = self._masked_kernel(kernel, log_alpha)
+        variance_kernel = ops.cast(
+            ops.exp(log_alpha) * kernel_square, kernel.dtype
+        )
+        return log_alpha, mean_kernel, variance_kernel
 
     def _sample(self, mean, variance, seed):
         """mean + sqrt(variance + 1e-8) * eps, eps ~ N(0, 1) per element."""
@@ -264,21 +282,12 @@ class VariationalLayer:
         kernel = ops.cast(self.kernel, self.compute_dtype)
 
         def sampled(seed):
-            # Once per call, shared by the KL, the variance and the mask.
-            kernel_square = ops.square(ops.cast(kernel, "float32"))
-            log_alpha = kl_lib.log_alpha_from_square(
-                kernel_square, self.log_sigma2
+            log_alpha, mean_kernel, variance_kernel = self._sampling_kernels(
+                kernel
             )
             if training:
                 self._add_kl_loss(log_alpha)
-            mean_kernel = kernel
-            if self.train_clip:
-                mean_kernel = self._masked_kernel(kernel, log_alpha)
             mean = linear(x, mean_kernel)
-            # sigma^2 = alpha * theta^2, in the compute dtype.
-            variance_kernel = ops.cast(
-                ops.exp(log_alpha) * kernel_square, kernel.dtype
-            )
             variance = linear(ops.square(x), variance_kernel)
             return self._finish(self._sample(mean, variance, seed))
 
@@ -306,27 +315,17 @@ class VariationalLayer:
         """
         sampling = self.sample_at_inference > 0.5
         seed = self.seed_generator.next()
-
-        def sampled_kernels():
-            kernel_square = ops.square(ops.cast(kernel, "float32"))
-            log_alpha = kl_lib.log_alpha_from_square(
-                kernel_square, self.log_sigma2
-            )
-            mean_kernel = kernel
-            if self.train_clip:
-                mean_kernel = self._masked_kernel(kernel, log_alpha)
-            variance_kernel = ops.exp(log_alpha) * kernel_square
-            return mean_kernel, ops.cast(variance_kernel, kernel.dtype)
-
-        mean_kernel = ops.cond(
+        # One cond for both kernels, so that sampling computes them once;
+        # deterministic, the variance kernel is a placeholder never used.
+        mean_kernel, variance_kernel = ops.cond(
             sampling,
-            lambda: sampled_kernels()[0],
-            lambda: self._pruned_kernel(kernel),
+            lambda: self._sampling_kernels(kernel)[1:],
+            lambda: (self._pruned_kernel(kernel), kernel),
         )
         mean = linear(x, mean_kernel)
 
         def noise():
-            variance = linear(ops.square(x), sampled_kernels()[1])
+            variance = linear(ops.square(x), variance_kernel)
             return self._sample(ops.zeros_like(mean), variance, seed)
 
         return self._finish(

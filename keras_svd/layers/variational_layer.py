@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from keras_svd import kl as kl_lib
+from keras_svd.layers import lrt
 from keras_svd.layers.kl_tracker import KLTracker
 from keras_svd.validation import check_finite_number
 from keras_svd.validation import check_positive_int
@@ -185,13 +186,11 @@ class VariationalLayer:
         if self.built:
             self.kl_weight_variable.assign(self.kl_weight)
 
-    def _add_kl_loss(self, log_alpha):
-        """Adds `beta * KL / N` (called by the training pass only)."""
+    def _add_kl_loss(self, kl):
+        """Adds `beta * kl / N`, `kl` the summed KL (training pass only)."""
         if self.num_train_examples is None:
             self._warn_missing_n()
-        kl_term = (
-            kl_lib.total_kl_divergence(log_alpha) * self.inv_num_train_examples
-        )
+        kl_term = kl * self.inv_num_train_examples
         self.add_loss(self.kl_weight_variable * kl_term)
         # JAX's stateless train step hands a layer's call only the model's
         # variables, not the metrics', so the `kl` log is TF / torch only.
@@ -236,27 +235,27 @@ class VariationalLayer:
         return self._masked_kernel(kernel, log_alpha)
 
     def _sampling_kernels(self, kernel):
-        """Log alpha and the kernels of the mean and the variance.
+        """The kernels of the mean and the variance, and the summed KL.
 
         Log alpha and theta^2 are computed once, shared by the KL, the
-        variance and the mask. The mean's kernel is theta, masked when
-        `train_clip`; the variance's is sigma^2 = alpha * theta^2, in the
-        compute dtype.
+        variance and the mask, with a hand-written gradient
+        (`keras_svd.layers.lrt.kernel_terms`). The mean's kernel is theta,
+        masked when `train_clip`; the variance's is sigma^2 = alpha *
+        theta^2. Both are returned in `kernel`'s dtype (the compute dtype).
         """
-        kernel_square = ops.square(ops.cast(kernel, "float32"))
-        log_alpha = kl_lib.log_alpha_from_square(kernel_square, self.log_sigma2)
-        mean_kernel = kernel
-        if self.train_clip:
-            mean_kernel = self._masked_kernel(kernel, log_alpha)
-        variance_kernel = ops.cast(
-            ops.exp(log_alpha) * kernel_square, kernel.dtype
+        mean_kernel, variance_kernel, kl = lrt.kernel_terms(
+            self.kernel, self.log_sigma2, self.threshold, self.train_clip
         )
-        return log_alpha, mean_kernel, variance_kernel
+        return (
+            ops.cast(mean_kernel, kernel.dtype),
+            ops.cast(variance_kernel, kernel.dtype),
+            kl,
+        )
 
     def _sample(self, mean, variance, seed):
         """mean + sqrt(variance + 1e-8) * eps, eps ~ N(0, 1) per element."""
         std = ops.sqrt(ops.cast(variance, "float32") + kl_lib.EPSILON)
-        noise = keras.random.normal(ops.shape(mean), dtype="float32", seed=seed)
+        noise = lrt.standard_normal(ops.shape(mean), seed)
         return mean + ops.cast(std * noise, mean.dtype)
 
     def _forward(self, inputs, training, linear):
@@ -282,11 +281,9 @@ class VariationalLayer:
         kernel = ops.cast(self.kernel, self.compute_dtype)
 
         def sampled(seed):
-            log_alpha, mean_kernel, variance_kernel = self._sampling_kernels(
-                kernel
-            )
+            mean_kernel, variance_kernel, kl = self._sampling_kernels(kernel)
             if training:
-                self._add_kl_loss(log_alpha)
+                self._add_kl_loss(kl)
             mean = linear(x, mean_kernel)
             variance = linear(ops.square(x), variance_kernel)
             return self._finish(self._sample(mean, variance, seed))
@@ -319,7 +316,7 @@ class VariationalLayer:
         # deterministic, the variance kernel is a placeholder never used.
         mean_kernel, variance_kernel = ops.cond(
             sampling,
-            lambda: self._sampling_kernels(kernel)[1:],
+            lambda: self._sampling_kernels(kernel)[:2],
             lambda: (self._pruned_kernel(kernel), kernel),
         )
         mean = linear(x, mean_kernel)

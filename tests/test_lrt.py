@@ -1,0 +1,165 @@
+"""The hand-written gradient and the noise of the training pass (`lrt`)."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from scipy import stats
+
+from keras_svd import kl as kl_lib
+from keras_svd.layers import lrt
+
+
+def _reference(kernel, log_sigma2, threshold, train_clip, dtype="float32"):
+    """The straightforward computation, differentiated by autodiff."""
+    kernel = tf.cast(kernel, dtype)
+    log_alpha = tf.clip_by_value(
+        tf.cast(log_sigma2, dtype) - tf.math.log(kernel**2 + 1e-8), -8.0, 8.0
+    )
+    mean = tf.where(log_alpha < threshold, kernel, 0.0) if train_clip else kernel
+    variance = tf.exp(log_alpha) * tf.square(kernel)
+    negative_kl = (
+        kl_lib.K1 * tf.sigmoid(kl_lib.K3 * log_alpha + kl_lib.K2)
+        - 0.5 * tf.nn.softplus(-log_alpha)
+        - kl_lib.K1
+    )
+    return mean, variance, -tf.reduce_sum(negative_kl)
+
+
+def _reference64(kernel, log_sigma2, threshold, train_clip):
+    return _reference(kernel, log_sigma2, threshold, train_clip, "float64")
+
+
+def _weights(shape=(40, 30), seed=0):
+    rng = np.random.default_rng(seed)
+    kernel = rng.normal(0.0, 0.3, shape).astype("float32")
+    # log alpha from about -14 to 14: both sides of the clip and of the
+    # threshold; a few exact zeros in the kernel (log alpha clipped at 8).
+    log_sigma2 = (np.log(kernel**2 + 1e-8) + rng.uniform(-14, 14, shape)).astype(
+        "float32"
+    )
+    kernel.flat[:5] = 0.0
+    return kernel, log_sigma2
+
+
+def _values_and_gradients(
+    fn, kernel, log_sigma2, threshold, train_clip, dtype="float32"
+):
+    rng = np.random.default_rng(1)
+    up_mean = tf.constant(rng.normal(size=kernel.shape).astype(dtype))
+    up_variance = tf.constant(rng.normal(size=kernel.shape).astype(dtype))
+    kernel = tf.Variable(kernel.astype(dtype))
+    log_sigma2 = tf.Variable(log_sigma2.astype(dtype))
+    with tf.GradientTape() as tape:
+        mean, variance, kl = fn(kernel, log_sigma2, threshold, train_clip)
+        loss = (
+            tf.reduce_sum(mean * up_mean)
+            + tf.reduce_sum(variance * up_variance)
+            + 0.37 * kl
+        )
+    grads = tape.gradient(loss, [kernel, log_sigma2])
+    return [t.numpy() for t in (mean, variance, kl, *grads)]
+
+
+@pytest.mark.parametrize("train_clip", [True, False])
+@pytest.mark.parametrize("threshold", [3.0, -2.0])
+def test_values_and_gradients_match_autodiff(train_clip, threshold):
+    kernel, log_sigma2 = _weights()
+    got = _values_and_gradients(
+        lrt.kernel_terms, kernel, log_sigma2, threshold, train_clip
+    )
+    autodiff = _values_and_gradients(
+        _reference, kernel, log_sigma2, threshold, train_clip
+    )
+    exact = _values_and_gradients(
+        _reference64, kernel, log_sigma2, threshold, train_clip, "float64"
+    )
+    names = ["mean", "variance", "kl", "d kernel", "d log_sigma2"]
+    for name, g, a, w in zip(names, got, autodiff, exact):
+        assert np.all(np.isfinite(g)), name
+        # Close to the float64 result (the kernel's gradient is a difference
+        # of terms of up to ~1e3, so float32 leaves an absolute error)...
+        np.testing.assert_allclose(
+            g, w, rtol=1e-5, atol=2e-6 * np.abs(w).max(), err_msg=name
+        )
+        # ...and no further from it than float32 autodiff is.
+        assert np.abs(g - w).max() <= 1.5 * np.abs(a - w).max() + 1e-7, name
+    # Not vacuous: both sides of the clip contribute, and where log alpha
+    # is clipped log sigma^2 gets no gradient.
+    raw = log_sigma2 - np.log(kernel.astype("float64") ** 2 + 1e-8)
+    clipped = np.abs(raw) > 8
+    assert clipped.any() and (~clipped).any()
+    assert np.all(got[4][clipped] == 0.0)
+    assert np.all(got[4][~clipped] != 0.0)
+
+
+def _objective64(kernel, log_sigma2):
+    """sum(variance) + KL in float64, from the paper's formulas."""
+    log_alpha = np.clip(log_sigma2 - np.log(kernel**2 + 1e-8), -8, 8)
+    sigmoid = 1 / (1 + np.exp(-(kl_lib.K3 * log_alpha + kl_lib.K2)))
+    kl = -(kl_lib.K1 * sigmoid - 0.5 * np.log1p(np.exp(-log_alpha)) - kl_lib.K1)
+    return np.sum(np.exp(log_alpha) * kernel**2) + np.sum(kl)
+
+
+def test_gradients_match_finite_differences():
+    kernel, log_sigma2 = _weights((6, 5), seed=3)
+    k_var, s_var = tf.Variable(kernel), tf.Variable(log_sigma2)
+    with tf.GradientTape() as tape:
+        _, variance, kl = lrt.kernel_terms(k_var, s_var, 3.0, False)
+        loss = tf.reduce_sum(variance) + kl
+    d_kernel, d_log_sigma2 = [g.numpy() for g in tape.gradient(loss, [k_var, s_var])]
+    kernel, log_sigma2 = kernel.astype("float64"), log_sigma2.astype("float64")
+    raw = log_sigma2 - np.log(kernel**2 + 1e-8)
+    inside = (np.abs(raw) < 7.5) & (np.abs(kernel) > 1e-3)
+    assert inside.sum() >= 5
+    for index in zip(*np.nonzero(inside)):
+        for which, grad in ((0, d_kernel), (1, d_log_sigma2)):
+            arrays = [kernel, log_sigma2]
+            h = 1e-5 * max(abs(arrays[which][index]), 1e-2)
+            plus = [a.copy() for a in arrays]
+            minus = [a.copy() for a in arrays]
+            plus[which][index] += h
+            minus[which][index] -= h
+            numeric = (_objective64(*plus) - _objective64(*minus)) / (2 * h)
+            np.testing.assert_allclose(grad[index], numeric, rtol=1e-3, atol=1e-4)
+
+
+def test_extreme_weights_give_finite_gradients():
+    kernel = np.array([[0.0, 1e-20, 1e6, -3.0]], "float32")
+    log_sigma2 = np.array([[50.0, -50.0, 0.0, 1e4]], "float32")
+    got = _values_and_gradients(lrt.kernel_terms, kernel, log_sigma2, 3.0, True)
+    for value in got:
+        assert np.all(np.isfinite(value))
+
+
+def test_noise_is_standard_normal():
+    shape = (1001, 7, 3)  # an odd size: one Box-Muller output is dropped
+    z = lrt.standard_normal(shape, keras.random.SeedGenerator(3)).numpy()
+    assert z.shape == shape and z.dtype == np.float32
+    flat = z.ravel()
+    assert abs(flat.mean()) < 4 / math.sqrt(flat.size)
+    assert abs(flat.var() - 1.0) < 0.05
+    assert stats.kstest(flat, "norm").pvalue > 1e-3
+    # The two halves (cosine and sine outputs) are uncorrelated.
+    half = flat.size // 2
+    assert abs(np.corrcoef(flat[:half], flat[half : 2 * half])[0, 1]) < 0.05
+    # The same seed gives the same noise; the generator's next draw differs.
+    generator = keras.random.SeedGenerator(3)
+    np.testing.assert_array_equal(z, lrt.standard_normal(shape, generator))
+    assert not np.allclose(z, lrt.standard_normal(shape, generator))
+
+
+def test_noise_with_an_unknown_batch_size():
+    generator = keras.random.SeedGenerator(1)
+
+    @tf.function(input_signature=[tf.TensorSpec((None, 5), tf.float32)])
+    def noisy(x):
+        return lrt.standard_normal(keras.ops.shape(x), generator)
+
+    for batch in (1, 3, 400):
+        z = noisy(tf.zeros((batch, 5))).numpy()
+        assert z.shape == (batch, 5)
+        assert np.all(np.isfinite(z))
+    assert 0.9 < z.var() < 1.1

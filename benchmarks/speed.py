@@ -7,7 +7,10 @@ steps (`train_on_batch`, Adam, batch `--batch-size`, 100 by default) of the dens
 variational one, and the same for inference (`predict_on_batch` on a batch of
 `--predict-batch` images, the variational model deterministic), and the
 inference of the variational model exported by `keras_svd.strip_variational`
-(plain Dense / Conv2D layers with the pruned kernels). Prints the median
+(plain Dense / Conv2D layers with the pruned kernels). With `--straightforward`
+it also times the training step of the same model built from the obvious
+Sparse VD layer (`straightforward.py`: autodiff, the backend's normal sampler),
+the yardstick for the cost of `keras_svd`'s layers. Prints the median
 per-step times and their ratios, and the command. Any backend:
 
     python benchmarks/speed.py
@@ -26,6 +29,7 @@ import keras
 
 import keras_svd
 from keras_svd import models
+from straightforward import straightforward_model
 
 BUILDERS = {
     "lenet-300-100": models.lenet_300_100,
@@ -54,14 +58,31 @@ def _time(fn, steps):
     return (time.perf_counter() - start) / steps
 
 
-def measure(name, steps, repeats, predict_batch, jit_compile, batch_size=100):
+def measure(
+    name,
+    steps,
+    repeats,
+    predict_batch,
+    jit_compile,
+    batch_size=100,
+    straightforward=False,
+):
     rng = np.random.default_rng(0)
     x = rng.random((batch_size, 28, 28, 1)).astype("float32")
     y = rng.integers(0, 10, batch_size)
     x_pred = rng.random((predict_batch, 28, 28, 1)).astype("float32")
     dense = _compiled(BUILDERS[name], False, jit_compile)
     variational = _compiled(BUILDERS[name], True, jit_compile)
-    for model in (dense, variational):  # Warm-up: trace and compile.
+    trained = [("dense", dense), ("variational", variational)]
+    if straightforward:
+        model = straightforward_model(BUILDERS[name](variational=False), 60000)
+        model.compile(
+            optimizer=keras.optimizers.Adam(1e-3),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            jit_compile=jit_compile,
+        )
+        trained.append(("straightforward", model))
+    for _, model in trained:  # Warm-up: trace and compile.
         for _ in range(3):
             model.train_on_batch(x, y)
             model.predict_on_batch(x_pred)
@@ -72,10 +93,10 @@ def measure(name, steps, repeats, predict_batch, jit_compile, batch_size=100):
     predictors = (
         ("dense", dense), ("variational", variational), ("stripped", stripped)
     )
-    train = {"dense": [], "variational": []}
+    train = {key: [] for key, _ in trained}
     infer = {key: [] for key, _ in predictors}
     for _ in range(repeats):
-        for key, model in (("dense", dense), ("variational", variational)):
+        for key, model in trained:
             train[key].append(_time(lambda: model.train_on_batch(x, y), steps))
         for key, model in predictors:
             infer[key].append(
@@ -84,9 +105,10 @@ def measure(name, steps, repeats, predict_batch, jit_compile, batch_size=100):
     med = {k: float(np.median(v)) for k, v in train.items()}
     med_inf = {k: float(np.median(v)) for k, v in infer.items()}
     # Ratios per round (interleaved), then the median.
-    train_ratio = float(
-        np.median(np.array(train["variational"]) / np.array(train["dense"]))
-    )
+    train_ratio = {
+        key: float(np.median(np.array(times) / np.array(train["dense"])))
+        for key, times in train.items()
+    }
     infer_ratio = float(
         np.median(np.array(infer["variational"]) / np.array(infer["dense"]))
     )
@@ -108,6 +130,11 @@ def main(argv=None):
     parser.add_argument(
         "--jit-compile", default="auto", choices=("auto", "true", "false")
     )
+    parser.add_argument(
+        "--straightforward",
+        action="store_true",
+        help="also time the training step with the straightforward layer",
+    )
     args = parser.parse_args(argv)
     jit = {"auto": "auto", "true": True, "false": False}[args.jit_compile]
     keras.utils.set_random_seed(0)
@@ -119,20 +146,35 @@ def main(argv=None):
         "| model | dense step ms | variational step ms | train ratio | "
         "dense predict ms | variational predict ms | inference ratio | "
         "stripped predict ms | stripped ratio |"
+        + (
+            " straightforward step ms | straightforward train ratio |"
+            if args.straightforward
+            else ""
+        )
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print(
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        + (" ---: | ---: |" if args.straightforward else "")
+    )
     for name in args.models:
         med, med_inf, train_ratio, infer_ratio, stripped_ratio = measure(
             name, args.steps, args.repeats, args.predict_batch, jit,
-            args.batch_size,
+            args.batch_size, args.straightforward,
         )
-        print(
+        row = (
             f"| {name} | {1e3 * med['dense']:.2f} | "
-            f"{1e3 * med['variational']:.2f} | {train_ratio:.2f}x | "
+            f"{1e3 * med['variational']:.2f} | "
+            f"{train_ratio['variational']:.2f}x | "
             f"{1e3 * med_inf['dense']:.2f} | {1e3 * med_inf['variational']:.2f}"
             f" | {infer_ratio:.2f}x | {1e3 * med_inf['stripped']:.2f} | "
             f"{stripped_ratio:.2f}x |"
         )
+        if args.straightforward:
+            row += (
+                f" {1e3 * med['straightforward']:.2f} | "
+                f"{train_ratio['straightforward']:.2f}x |"
+            )
+        print(row)
     print("Command: python " + " ".join(shlex.quote(a) for a in sys.argv))
 
 

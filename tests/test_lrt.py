@@ -18,7 +18,9 @@ def _reference(kernel, log_sigma2, threshold, train_clip, dtype="float32"):
     log_alpha = tf.clip_by_value(
         tf.cast(log_sigma2, dtype) - tf.math.log(kernel**2 + 1e-8), -8.0, 8.0
     )
-    mean = tf.where(log_alpha < threshold, kernel, 0.0) if train_clip else kernel
+    mean = kernel
+    if train_clip:
+        mean = tf.where(log_alpha < threshold, kernel, 0.0)
     variance = tf.exp(log_alpha) * tf.square(kernel)
     negative_kl = (
         kl_lib.K1 * tf.sigmoid(kl_lib.K3 * log_alpha + kl_lib.K2)
@@ -37,9 +39,8 @@ def _weights(shape=(40, 30), seed=0):
     kernel = rng.normal(0.0, 0.3, shape).astype("float32")
     # log alpha from about -14 to 14: both sides of the clip and of the
     # threshold; a few exact zeros in the kernel (log alpha clipped at 8).
-    log_sigma2 = (np.log(kernel**2 + 1e-8) + rng.uniform(-14, 14, shape)).astype(
-        "float32"
-    )
+    spread = rng.uniform(-14, 14, shape)
+    log_sigma2 = (np.log(kernel**2 + 1e-8) + spread).astype("float32")
     kernel.flat[:5] = 0.0
     return kernel, log_sigma2
 
@@ -109,7 +110,9 @@ def test_gradients_match_finite_differences():
     with tf.GradientTape() as tape:
         _, variance, kl = lrt.kernel_terms(k_var, s_var, 3.0, False)
         loss = tf.reduce_sum(variance) + kl
-    d_kernel, d_log_sigma2 = [g.numpy() for g in tape.gradient(loss, [k_var, s_var])]
+    d_kernel, d_log_sigma2 = [
+        g.numpy() for g in tape.gradient(loss, [k_var, s_var])
+    ]
     kernel, log_sigma2 = kernel.astype("float64"), log_sigma2.astype("float64")
     raw = log_sigma2 - np.log(kernel**2 + 1e-8)
     inside = (np.abs(raw) < 7.5) & (np.abs(kernel) > 1e-3)
@@ -123,7 +126,9 @@ def test_gradients_match_finite_differences():
             plus[which][index] += h
             minus[which][index] -= h
             numeric = (_objective64(*plus) - _objective64(*minus)) / (2 * h)
-            np.testing.assert_allclose(grad[index], numeric, rtol=1e-3, atol=1e-4)
+            np.testing.assert_allclose(
+                grad[index], numeric, rtol=1e-3, atol=1e-4
+            )
 
 
 def test_extreme_weights_give_finite_gradients():

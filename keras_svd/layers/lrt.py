@@ -71,7 +71,8 @@ def _backward(saved, upstream, train_clip):
 
         g_la     = g_V * V + g_KL * dKL/dla
         g_sigma2 = c * g_la
-        g_theta  = g_M * keep + 2 * theta * (g_V * exp(la) - g_sigma2 / (q + eps))
+        g_theta  = g_M * keep
+                   + 2 * theta * (g_V * exp(la) - g_sigma2 / (q + eps))
     """
     (
         kernel,

@@ -234,21 +234,21 @@ class VariationalLayer:
         )
         return self._masked_kernel(kernel, log_alpha)
 
-    def _sampling_kernels(self, kernel):
+    def _sampling_kernels(self, dtype):
         """The kernels of the mean and the variance, and the summed KL.
 
         Log alpha and theta^2 are computed once, shared by the KL, the
         variance and the mask, with a hand-written gradient
         (`keras_svd.layers.lrt.kernel_terms`). The mean's kernel is theta,
         masked when `train_clip`; the variance's is sigma^2 = alpha *
-        theta^2. Both are returned in `kernel`'s dtype (the compute dtype).
+        theta^2, both in `dtype` (the compute dtype).
         """
         mean_kernel, variance_kernel, kl = lrt.kernel_terms(
             self.kernel, self.log_sigma2, self.threshold, self.train_clip
         )
         return (
-            ops.cast(mean_kernel, kernel.dtype),
-            ops.cast(variance_kernel, kernel.dtype),
+            ops.cast(mean_kernel, dtype),
+            ops.cast(variance_kernel, dtype),
             kl,
         )
 
@@ -281,7 +281,9 @@ class VariationalLayer:
         kernel = ops.cast(self.kernel, self.compute_dtype)
 
         def sampled(seed):
-            mean_kernel, variance_kernel, kl = self._sampling_kernels(kernel)
+            mean_kernel, variance_kernel, kl = self._sampling_kernels(
+                kernel.dtype
+            )
             if training:
                 self._add_kl_loss(kl)
             mean = linear(x, mean_kernel)
@@ -316,7 +318,7 @@ class VariationalLayer:
         # deterministic, the variance kernel is a placeholder never used.
         mean_kernel, variance_kernel = ops.cond(
             sampling,
-            lambda: self._sampling_kernels(kernel)[:2],
+            lambda: self._sampling_kernels(kernel.dtype)[:2],
             lambda: (self._pruned_kernel(kernel), kernel),
         )
         mean = linear(x, mean_kernel)

@@ -37,11 +37,16 @@ def clipped_log_alpha(kernel, log_sigma2):
     )
 
 
-def log_alpha_from_square(kernel_square, log_sigma2):
-    """`clipped_log_alpha` from theta^2 (float32), for callers that reuse it."""
+def log_alpha_from_square(kernel_square, log_sigma2, clip=True):
+    """`clipped_log_alpha` from theta^2 (float32), for callers that reuse it.
+
+    With `clip=False`, log_sigma2 - log(theta^2 + 1e-8) unclipped.
+    """
     log_alpha = ops.cast(log_sigma2, "float32") - ops.log(
         kernel_square + EPSILON
     )
+    if not clip:
+        return log_alpha
     return ops.clip(log_alpha, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
 
 

@@ -49,20 +49,31 @@ def _forward(kernel, log_sigma2, threshold, train_clip):
         - kl_lib.K1 * ops.sum(sigmoid)
         + 0.5 * ops.sum(ops.log1p(ops.reciprocal(alpha)))
     )
-    saved = (
-        kernel,
-        shifted_square,
-        raw_log_alpha,
-        log_alpha,
-        keep,
-        alpha,
-        variance_kernel,
-        sigmoid,
+    saved = dict(
+        kernel=kernel,
+        shifted_square=shifted_square,
+        raw_log_alpha=raw_log_alpha,
+        log_alpha=log_alpha,
+        keep=keep,
+        alpha=alpha,
+        variance_kernel=variance_kernel,
+        sigmoid=sigmoid,
     )
     return (mean_kernel, variance_kernel, kl), saved
 
 
-def _backward(saved, upstream, train_clip):
+def _backward(
+    upstream,
+    train_clip,
+    kernel,
+    shifted_square,
+    raw_log_alpha,
+    log_alpha,
+    keep,
+    alpha,
+    variance_kernel,
+    sigmoid,
+):
     """Gradients with respect to theta and log sigma^2.
 
     With q = theta^2, la = clip(log sigma^2 - log(q + eps), -8, 8),
@@ -74,16 +85,6 @@ def _backward(saved, upstream, train_clip):
         g_theta  = g_M * keep
                    + 2 * theta * (g_V * exp(la) - g_sigma2 / (q + eps))
     """
-    (
-        kernel,
-        shifted_square,
-        raw_log_alpha,
-        log_alpha,
-        keep,
-        alpha,
-        variance_kernel,
-        sigmoid,
-    ) = saved
     grad_mean, grad_variance, grad_kl = upstream
     sigmoid_slope = sigmoid * (1.0 - sigmoid)
     kl_slope = -kl_lib.K1 * kl_lib.K3 * sigmoid_slope - 0.5 / (1.0 + alpha)
@@ -132,7 +133,7 @@ def kernel_terms(kernel, log_sigma2, threshold, train_clip):
             # tuple for all of them.
             if len(upstream) == 1:
                 upstream = upstream[0]
-            return _backward(saved, tuple(upstream), train_clip)
+            return _backward(tuple(upstream), train_clip, **saved)
 
         return outputs, grad
 

@@ -224,13 +224,12 @@ class VariationalLayer:
         change which side of the threshold a weight falls on, so the clip
         is skipped.
         """
-        if not kl_lib.LOG_ALPHA_MIN < self.threshold <= kl_lib.LOG_ALPHA_MAX:
-            return self._masked_kernel(
-                kernel, kl_lib.clipped_log_alpha(kernel, self.log_sigma2)
-            )
-        log_alpha = ops.subtract(
+        log_alpha = kl_lib.log_alpha_from_square(
+            ops.square(ops.cast(kernel, "float32")),
             self.log_sigma2,
-            ops.log(ops.square(ops.cast(kernel, "float32")) + kl_lib.EPSILON),
+            clip=not (
+                kl_lib.LOG_ALPHA_MIN < self.threshold <= kl_lib.LOG_ALPHA_MAX
+            ),
         )
         return self._masked_kernel(kernel, log_alpha)
 

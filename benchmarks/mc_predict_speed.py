@@ -28,10 +28,7 @@ Usage:
 import argparse
 import json
 import os
-import platform
-import shlex
 import statistics
-import sys
 import time
 
 import keras
@@ -40,6 +37,7 @@ import numpy as np
 import keras_svd
 from keras_svd import datasets
 from keras_svd.mc_predict import mc_predict
+import provenance
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(REPO_ROOT, "benchmarks", "results", "test_time_dropout")
@@ -136,14 +134,10 @@ def main(argv=None):
     paired_cpu = [
         b / a for a, b in zip(cpu_times["loop"], cpu_times["mc_predict"])
     ]
-    command = " ".join(
-        ["python"] + [shlex.quote(a) for a in [sys.argv[0]] + sys.argv[1:]]
-    )
+    command = provenance.command_line()
     record = {
         "command": command,
-        "backend": keras.backend.backend(),
-        "keras": keras.__version__,
-        "machine": platform.platform(),
+        **provenance.environment(),
         "cpu_count": os.cpu_count(),
         "load_average_at_end": os.getloadavg(),
         "images": int(len(x)),

@@ -21,8 +21,6 @@ import json
 import os
 import pathlib
 import platform
-import shlex
-import sys
 
 import keras
 
@@ -31,6 +29,7 @@ from keras_svd import datasets
 from keras_svd import training
 from keras_svd.protocol import PAPER_RESULTS
 from keras_svd.protocol import get_protocol
+import provenance
 
 
 def side_by_side(result):
@@ -76,7 +75,7 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
 
-    command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
+    command = provenance.command_line()
     data_dir = args.data_dir or datasets.default_mnist_dir()
     (x_train, y_train), (x_test, y_test) = datasets.load_numpy(
         "mnist", source_dir=data_dir

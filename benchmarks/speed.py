@@ -20,8 +20,6 @@ per-step times and their ratios, and the command. Any backend:
 import argparse
 import os
 import platform
-import shlex
-import sys
 import time
 
 import numpy as np
@@ -30,6 +28,7 @@ import keras
 import keras_svd
 from keras_svd import models
 from straightforward import straightforward_model
+import provenance
 
 BUILDERS = {
     "lenet-300-100": models.lenet_300_100,
@@ -175,7 +174,7 @@ def main(argv=None):
                 f"{train_ratio['straightforward']:.2f}x |"
             )
         print(row)
-    print("Command: python " + " ".join(shlex.quote(a) for a in sys.argv))
+    print("Command: " + provenance.command_line())
 
 
 if __name__ == "__main__":

@@ -33,8 +33,6 @@ import argparse
 import json
 import os
 import platform
-import shlex
-import sys
 import time
 
 import keras
@@ -43,6 +41,7 @@ import numpy as np
 import keras_svd
 from keras_svd import datasets
 from keras_svd.mc_predict import mc_predict
+import provenance
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_OUTPUT = os.path.join(
@@ -56,12 +55,6 @@ EXPERIMENTS = (
     ("cnn128_rate0.9", 128, 0.9, None),
 )
 MODEL_FILE = "cnn500_rate0.5.keras"
-
-
-def command_line():
-    return " ".join(
-        ["python"] + [shlex.quote(a) for a in [sys.argv[0]] + sys.argv[1:]]
-    )
 
 
 def build_cnn(hidden_units, hidden_rate, conv_rate=0.5, seed=SEED):
@@ -277,11 +270,9 @@ def main(argv=None):
             x_test, y_test, shown, picked,
         )
     record = {
-        "command": command_line(),
-        "backend": keras.backend.backend(),
-        "keras": keras.__version__,
+        "command": provenance.command_line(),
+        **provenance.environment(),
         "python": platform.python_version(),
-        "machine": platform.platform(),
         "training": {
             "train_examples": int(len(x_train)),
             "test_examples": int(len(x_test)),

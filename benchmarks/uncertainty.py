@@ -39,8 +39,6 @@ Usage:
 import argparse
 import json
 import os
-import platform
-import shlex
 import sys
 import time
 
@@ -50,6 +48,7 @@ import numpy as np
 import keras_svd
 from keras_svd import datasets
 from keras_svd.mc_predict import mc_predict
+import provenance
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_OUTPUT = os.path.join(
@@ -299,14 +298,10 @@ def main(argv=None):
     print(json.dumps(training["lenet5_caffe_svd"], indent=1), flush=True)
     print(json.dumps(results["lenet5_caffe_svd"], indent=1), flush=True)
 
-    command = " ".join(
-        ["python"] + [shlex.quote(a) for a in [sys.argv[0]] + sys.argv[1:]]
-    )
+    command = provenance.command_line()
     record = {
         "command": command,
-        "backend": keras.backend.backend(),
-        "keras": keras.__version__,
-        "machine": platform.platform(),
+        **provenance.environment(),
         "samples": args.samples,
         "ood_size": args.ood_size,
         "ood_sets": {

@@ -18,6 +18,7 @@ import numpy as np
 from keras import ops
 
 from keras_svd.sampling import sampling_mode
+from keras_svd.validation import check_bool
 from keras_svd.validation import check_positive_int
 
 # Mutual information is H[mean] - E[H]: >= 0 exactly, but the two terms are
@@ -78,14 +79,6 @@ class MCPrediction:
     predicted_class: np.ndarray
     num_samples: int
     samples: Optional[np.ndarray] = None
-
-
-def _check_bool(name, value):
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(
-            f"{name} must be True or False. Received: {name}={value!r}"
-        )
-    return bool(value)
 
 
 def _is_dataset(x):
@@ -456,9 +449,9 @@ def mc_predict(
     samples = check_positive_int(samples, "samples")
     batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
     chunk_size = check_positive_int(chunk_size, "chunk_size", allow_none=True)
-    from_logits = _check_bool("from_logits", from_logits)
-    sample_weights = _check_bool("sample_weights", sample_weights)
-    return_samples = _check_bool("return_samples", return_samples)
+    from_logits = check_bool(from_logits, "from_logits")
+    sample_weights = check_bool(sample_weights, "sample_weights")
+    return_samples = check_bool(return_samples, "return_samples")
     if chunk_size is not None and chunk_size > samples:
         raise ValueError(
             f"chunk_size must be at most samples ({samples}). "

@@ -13,10 +13,10 @@ without retracing.
 
 import contextlib
 
-import numpy as np
 from keras import ops
 
 from keras_svd.model_utils import variational_layers
+from keras_svd.validation import check_bool
 
 
 def _sampling_variables(model):
@@ -40,14 +40,6 @@ def _sampling_variables(model):
             )
         found.append((layer, variable))
     return found
-
-
-def _validate_enabled(enabled):
-    if not isinstance(enabled, (bool, np.bool_)):
-        raise ValueError(
-            f"enabled must be True or False. Received: enabled={enabled!r}"
-        )
-    return bool(enabled)
 
 
 def set_weight_sampling(model, enabled):
@@ -76,7 +68,7 @@ def set_weight_sampling(model, enabled):
     keras_svd.set_weight_sampling(model, False)
     ```
     """
-    value = 1.0 if _validate_enabled(enabled) else 0.0
+    value = 1.0 if check_bool(enabled, "enabled") else 0.0
     pairs = _sampling_variables(model)
     for _, variable in pairs:
         variable.assign(value)
@@ -109,7 +101,7 @@ def sampling_mode(model, enabled=True):
     deterministic = model.predict(x, verbose=0)
     ```
     """
-    value = 1.0 if _validate_enabled(enabled) else 0.0
+    value = 1.0 if check_bool(enabled, "enabled") else 0.0
     pairs = _sampling_variables(model)
     previous = [
         float(ops.convert_to_numpy(variable)) for _, variable in pairs

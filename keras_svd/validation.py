@@ -7,6 +7,8 @@ Each check raises `ValueError` naming the argument and ending with
 import math
 import numbers
 
+import numpy as np
+
 
 def is_number(value):
     """True for a real number that is not a bool."""
@@ -36,6 +38,18 @@ def check_positive_int(value, name, allow_none=False):
             f"{name} must be {expected}. Received: {name}={value!r}"
         )
     return int(value)
+
+
+def check_bool(value, name):
+    """Returns `value` as a bool after checking it is True or False.
+
+    NumPy booleans are accepted (and converted) as well.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(
+            f"{name} must be True or False. Received: {name}={value!r}"
+        )
+    return bool(value)
 
 
 def check_finite_number(value, name, minimum=None):

@@ -10,6 +10,7 @@ import numpy as np
 from keras import ops
 
 from keras_svd.model_utils import variational_layers
+from keras_svd.validation import check_bool
 
 
 class SparsityMonitor(keras.callbacks.Callback):
@@ -117,10 +118,7 @@ class SparsityMonitor(keras.callbacks.Callback):
                 "histogram_freq must be an integer >= 0. "
                 f"Received: histogram_freq={histogram_freq!r}"
             )
-        if not isinstance(per_layer, bool):
-            raise ValueError(
-                f"per_layer must be a bool. Received: per_layer={per_layer!r}"
-            )
+        per_layer = check_bool(per_layer, "per_layer")
         self.verbose = verbose
         self.update_freq = update_freq
         self.log_dir = None if log_dir is None else os.fspath(log_dir)

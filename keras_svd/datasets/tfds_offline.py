@@ -14,6 +14,7 @@ import os
 from keras_svd.datasets.idx import find_idx_files
 from keras_svd.datasets.idx import load_idx
 from keras_svd.datasets.idx import read_idx
+from keras_svd.validation import check_bool
 
 SUPPORTED_NAMES = ("mnist", "fashion_mnist")
 
@@ -143,10 +144,7 @@ def prepare_offline(name, source_dir, data_dir=None, overwrite=False):
             f"`name` must be one of {list(SUPPORTED_NAMES)} (TFDS names; "
             f"'fashion-mnist' is also accepted). Received: name={name!r}"
         )
-    if not isinstance(overwrite, bool):
-        raise ValueError(
-            f"`overwrite` must be a bool. Received: overwrite={overwrite!r}"
-        )
+    overwrite = check_bool(overwrite, "overwrite")
     source_dir = os.fspath(source_dir)
     if data_dir is None:
         data_dir = _default_data_dir()

@@ -8,6 +8,7 @@ from keras import ops
 from keras_svd import kl as kl_lib
 from keras_svd.layers import lrt
 from keras_svd.layers.kl_tracker import KLTracker
+from keras_svd.validation import check_bool
 from keras_svd.validation import check_finite_number
 from keras_svd.validation import check_positive_int
 
@@ -63,11 +64,7 @@ class VariationalLayer:
         log_sigma2_init = check_finite_number(
             log_sigma2_init, "log_sigma2_init"
         )
-        if not isinstance(train_clip, bool):
-            raise ValueError(
-                "train_clip must be a bool. "
-                f"Received: train_clip={train_clip!r}"
-            )
+        train_clip = check_bool(train_clip, "train_clip")
         _validate_num_train_examples(num_train_examples, allow_none=True)
         _validate_kl_weight(kl_weight)
         self.log_sigma2_init = log_sigma2_init

@@ -4,6 +4,7 @@ import keras
 
 from keras_svd.layers.variational_conv2d import VariationalConv2D
 from keras_svd.layers.variational_dense import VariationalDense
+from keras_svd.validation import check_bool
 
 
 class LayerFactory:
@@ -18,11 +19,7 @@ class LayerFactory:
     """
 
     def __init__(self, variational, variational_kwargs=None):
-        if not isinstance(variational, bool):
-            raise ValueError(
-                "variational must be True or False. "
-                f"Received: variational={variational!r}"
-            )
+        variational = check_bool(variational, "variational")
         self.variational = variational
         self.variational_kwargs = dict(variational_kwargs or {})
 

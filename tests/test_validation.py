@@ -1,0 +1,52 @@
+"""The shared argument checks: accepted values and the wording of errors."""
+
+import numpy as np
+import pytest
+
+from keras_svd import validation
+
+
+@pytest.mark.parametrize("value", [True, False, np.True_, np.False_])
+def test_check_bool_accepts_bools_and_returns_a_python_bool(value):
+    result = validation.check_bool(value, "flag")
+    assert type(result) is bool
+    assert result == bool(value)
+
+
+@pytest.mark.parametrize("value", [1, 0, "yes", None, 1.0, np.array([True])])
+def test_check_bool_rejects_other_values_naming_the_argument(value):
+    with pytest.raises(
+        ValueError, match=r"flag must be True or False\. Received: flag="
+    ):
+        validation.check_bool(value, "flag")
+
+
+def test_every_bool_argument_uses_the_same_wording():
+    import keras_svd
+
+    cases = [
+        lambda: keras_svd.layers.VariationalDense(2, train_clip=1),
+        lambda: keras_svd.callbacks.SparsityMonitor(per_layer=1),
+        lambda: keras_svd.models.lenet_300_100(variational=1),
+    ]
+    for case in cases:
+        with pytest.raises(ValueError, match=r"must be True or False\."):
+            case()
+
+
+def test_check_positive_int():
+    assert validation.check_positive_int(np.int64(3), "n") == 3
+    assert validation.check_positive_int(None, "n", allow_none=True) is None
+    for bad in (0, -1, 2.0, True, None, "3"):
+        with pytest.raises(ValueError, match=r"Received: n="):
+            validation.check_positive_int(bad, "n")
+
+
+def test_check_finite_number():
+    assert validation.check_finite_number(np.float32(0.5), "x") == 0.5
+    assert validation.check_finite_number(2, "x", minimum=2) == 2.0
+    for bad in (float("nan"), float("inf"), True, "1", None):
+        with pytest.raises(ValueError, match=r"x must be a finite number"):
+            validation.check_finite_number(bad, "x")
+    with pytest.raises(ValueError, match=r">= 0\. Received: x=-1"):
+        validation.check_finite_number(-1, "x", minimum=0)

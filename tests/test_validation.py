@@ -50,3 +50,14 @@ def test_check_finite_number():
             validation.check_finite_number(bad, "x")
     with pytest.raises(ValueError, match=r">= 0\. Received: x=-1"):
         validation.check_finite_number(-1, "x", minimum=0)
+
+
+def test_numpy_bools_are_stored_as_python_bools():
+    import json
+
+    import keras_svd
+
+    layer = keras_svd.layers.VariationalDense(2, train_clip=np.True_)
+    config = layer.get_config()
+    assert config["train_clip"] is True
+    json.dumps(config)  # a NumPy bool would not serialize

@@ -52,6 +52,14 @@ def check_bool(value, name):
     return bool(value)
 
 
+def check_verbose(value):
+    """Checks a callback's `verbose`: 0, 1 or 2 (not a bool)."""
+    if value not in (0, 1, 2) or isinstance(value, bool):
+        raise ValueError(
+            f"verbose must be 0, 1 or 2. Received: verbose={value!r}"
+        )
+
+
 def check_finite_number(value, name, minimum=None):
     """Returns `value` as a float after checking it is finite (>= minimum)."""
     if (

@@ -61,3 +61,24 @@ def test_numpy_bools_are_stored_as_python_bools():
     config = layer.get_config()
     assert config["train_clip"] is True
     json.dumps(config)  # a NumPy bool would not serialize
+
+
+def test_check_verbose():
+    for good in (0, 1, 2):
+        validation.check_verbose(good)
+    for bad in (3, -1, True, "1", None):
+        with pytest.raises(
+            ValueError, match=r"verbose must be 0, 1 or 2\. Received: verbose="
+        ):
+            validation.check_verbose(bad)
+
+
+def test_both_callbacks_check_verbose():
+    import keras_svd
+
+    for make in (
+        lambda: keras_svd.callbacks.SparsityMonitor(verbose=True),
+        lambda: keras_svd.callbacks.KLAnnealing(1.0, verbose=3),
+    ):
+        with pytest.raises(ValueError, match=r"verbose must be 0, 1 or 2"):
+            make()

@@ -8,6 +8,7 @@ from keras import ops
 from keras_svd import schedules as schedules_lib
 from keras_svd.model_utils import set_kl_weight
 from keras_svd.schedules.kl_schedule import validate_beta
+from keras_svd.validation import check_verbose
 
 
 class KLAnnealing(keras.callbacks.Callback):
@@ -63,10 +64,7 @@ class KLAnnealing(keras.callbacks.Callback):
             raise ValueError(
                 f"Invalid schedule: {e} Received: schedule={schedule!r}"
             ) from e
-        if verbose not in (0, 1, 2) or isinstance(verbose, bool):
-            raise ValueError(
-                f"verbose must be 0, 1 or 2. Received: verbose={verbose!r}"
-            )
+        check_verbose(verbose)
         self.verbose = verbose
         self._reset_state()
 

@@ -11,6 +11,7 @@ from keras import ops
 
 from keras_svd.model_utils import variational_layers
 from keras_svd.validation import check_bool
+from keras_svd.validation import check_verbose
 
 
 class SparsityMonitor(keras.callbacks.Callback):
@@ -91,10 +92,7 @@ class SparsityMonitor(keras.callbacks.Callback):
         per_layer=True,
     ):
         super().__init__()
-        if verbose not in (0, 1, 2) or isinstance(verbose, bool):
-            raise ValueError(
-                f"verbose must be 0, 1 or 2. Received: verbose={verbose!r}"
-            )
+        check_verbose(verbose)
         if update_freq != "epoch" and (
             isinstance(update_freq, bool)
             or not isinstance(update_freq, numbers.Integral)

@@ -39,6 +39,9 @@ setup(
     ],
     extras_require={
         "tests": ["pytest", "scipy"],
+        # The other Keras backends the test suite runs on (KERAS_BACKEND=jax
+        # or torch). CI pins the CPU build of torch (.ci/run).
+        "backends": ["jax", "torch"],
     },
     entry_points={
         "console_scripts": ["keras-svd = keras_svd.cli:main"],

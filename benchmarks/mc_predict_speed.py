@@ -1,7 +1,7 @@
 """Time of `keras_svd.mc_predict` against a loop of `model.predict` calls.
 
 The PermaDropout CNN of the test-time-dropout experiment
-(`keras_svd.models.test_time_dropout_cnn()`: dense 500, dropout 0.5) predicts
+(`keras_svd.models.mc_dropout_cnn()`: dense 500, dropout 0.5) predicts
 the real MNIST test images T times in two ways, in the same process:
 
 - loop: `[model.predict(x, verbose=0) for _ in range(T)]`, Keras's default
@@ -78,7 +78,7 @@ def main(argv=None):
         weights = os.path.relpath(args.model)
     else:
         keras.utils.set_random_seed(0)
-        model = keras_svd.models.test_time_dropout_cnn()
+        model = keras_svd.models.mc_dropout_cnn()
         weights = "untrained"
     samples = args.samples
 

@@ -1,7 +1,7 @@
 """Reproduces the MNIST part of Table 1 of Molchanov, Ashukha & Vetrov (2017).
 
-Trains LeNet-300-100 and/or LeNet-5-Caffe with the paper's protocol (see
-`keras_svd.protocol`) on real MNIST read from local IDX files, and prints the
+Trains LeNet-300-100 and/or LeNet-5-Caffe with the paper's recipe (see
+`keras_svd.recipes`) on real MNIST read from local IDX files, and prints the
 test error, per-layer sparsity and compression side by side with the paper's
 numbers. Runs on any Keras backend (the data are NumPy arrays):
 
@@ -27,8 +27,8 @@ import keras
 import keras_svd
 from keras_svd import datasets
 from keras_svd import training
-from keras_svd.protocol import PAPER_RESULTS
-from keras_svd.protocol import get_protocol
+from keras_svd.recipes import PAPER_RESULTS
+from keras_svd.recipes import get_recipe
 import provenance
 
 
@@ -82,15 +82,15 @@ def main(argv=None):
     )
     for model_name in args.models:
         keras.utils.set_random_seed(args.seed)
-        plan = get_protocol("paper", model_name, epochs=args.epochs)
+        recipe = get_recipe("paper", model_name, epochs=args.epochs)
         model = training.build_model(
-            model_name, x_train.shape[1:], 10, train_clip=plan.train_clip
+            model_name, x_train.shape[1:], 10, train_clip=recipe.train_clip
         )
         out = pathlib.Path(args.output) / model_name
         started = datetime.datetime.now(datetime.timezone.utc)
-        result = training.run_protocol(
+        result = training.run_recipe(
             model,
-            plan,
+            recipe,
             (x_train, y_train),
             (x_test, y_test),
             num_train_examples=len(x_train),
@@ -113,8 +113,9 @@ def main(argv=None):
         (out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
         table = side_by_side(result)
         (out / "table.md").write_text(
-            f"{table}\n\n{plan.epochs} epochs, {result['train_seconds'] / 60:.1f}"
-            f" min on {result['machine']} ({result['backend']} backend), "
+            f"{table}\n\n{recipe.epochs} epochs, "
+            f"{result['train_seconds'] / 60:.1f} min on {result['machine']} "
+            f"({result['backend']} backend), "
             f"started {result['started_utc']}.\nCommand: `{command}`\n"
         )
         print(training.result_table(result))

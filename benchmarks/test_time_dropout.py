@@ -1,6 +1,6 @@
 """Dropout kept on at test time: the seed's MNIST experiments, reproduced.
 
-Three CNNs (`keras_svd.models.test_time_dropout_cnn`: conv 20@5x5 -
+Three CNNs (`keras_svd.models.mc_dropout_cnn`: conv 20@5x5 -
 PermaDropout 0.5 - max pool - conv 50@5x5 - PermaDropout 0.5 - max pool -
 dense N - PermaDropout r - dense 10 logits, ReLU) are trained on the full
 real MNIST training set and evaluated on its 10,000 test images:
@@ -58,7 +58,7 @@ MODEL_FILE = "cnn500_rate0.5.keras"
 
 
 def build_cnn(hidden_units, hidden_rate, conv_rate=0.5, seed=SEED):
-    model = keras_svd.models.test_time_dropout_cnn(
+    model = keras_svd.models.mc_dropout_cnn(
         hidden_units=hidden_units,
         conv_rate=conv_rate,
         hidden_rate=hidden_rate,

@@ -190,6 +190,7 @@ def train_lenet(x_train, y_train, epochs, minutes, warmup, batch_size):
         verbose=2,
         callbacks=[annealing, budget],
     )
+    report = keras_svd.measure_sparsity(model)
     info = {
         "epochs_run": budget.epochs_run,
         "epochs_planned": epochs,
@@ -199,11 +200,8 @@ def train_lenet(x_train, y_train, epochs, minutes, warmup, batch_size):
         "final_kl_weight": float(history.history["kl_weight"][-1])
         if "kl_weight" in history.history
         else None,
-        "compression": keras_svd.compression_ratio(model),
-        "sparsity": {
-            row["layer"]: row["sparsity"]
-            for row in keras_svd.sparsity_report(model)
-        },
+        "compression": report["compression"],
+        "sparsity": {row["layer"]: row["sparsity"] for row in report["rows"]},
     }
     return model, info
 

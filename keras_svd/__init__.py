@@ -6,17 +6,47 @@ from keras_svd import kl
 from keras_svd import layers
 from keras_svd import models
 from keras_svd import schedules
+from keras_svd import variational_ops
 from keras_svd.layers import PermaDropout
 from keras_svd.layers import VariationalConv2D
 from keras_svd.layers import VariationalDense
 from keras_svd.mc_predict import MCPrediction
 from keras_svd.mc_predict import mc_predict
-from keras_svd.model_utils import compression_ratio
+from keras_svd.model_utils import read_kl_log
 from keras_svd.model_utils import set_kl_weight
 from keras_svd.model_utils import set_num_train_examples
-from keras_svd.model_utils import sparsity_report
 from keras_svd.model_utils import variational_layers
 from keras_svd.sampling import sampling_mode
 from keras_svd.sampling import set_weight_sampling
+from keras_svd.sparsity import compression_ratio
+from keras_svd.sparsity import measure_sparsity
+from keras_svd.sparsity import sparsity_report
+from keras_svd.sparsity import sparsity_table
 from keras_svd.strip import strip_variational
 from keras_svd.version import __version__
+
+__all__ = [
+    "MCPrediction",
+    "PermaDropout",
+    "VariationalConv2D",
+    "VariationalDense",
+    "callbacks",
+    "compression_ratio",
+    "datasets",
+    "kl",
+    "layers",
+    "mc_predict",
+    "read_kl_log",
+    "measure_sparsity",
+    "models",
+    "sampling_mode",
+    "schedules",
+    "set_kl_weight",
+    "set_num_train_examples",
+    "set_weight_sampling",
+    "sparsity_report",
+    "sparsity_table",
+    "strip_variational",
+    "variational_layers",
+    "variational_ops",
+]

@@ -6,7 +6,7 @@ import os
 import sys
 
 from keras_svd import models
-from keras_svd.protocol import PROTOCOL_NAMES
+from keras_svd.recipes import RECIPE_NAMES
 
 DATASETS = ("mnist", "fashion_mnist", "fashion-mnist", "cifar10")
 
@@ -35,16 +35,16 @@ def _parser():
         "train",
         help="train a variational model and print the paper's table",
         description="Train a variational model of the zoo with the paper's "
-        "protocol (default) or a quick one; print the result table and write "
+        "recipe (default) or a quick one; print the result table and write "
         "result.json, history.csv and model.keras into --output.",
     )
     train.add_argument("model", choices=sorted(models.MODELS), metavar="MODEL",
                        help="one of: " + ", ".join(sorted(models.MODELS)))
     train.add_argument("--dataset", default="mnist", choices=DATASETS)
     train.add_argument("--epochs", type=_positive_int, default=None,
-                       help="override the protocol's epochs (200 / 3)")
+                       help="override the recipe's epochs (200 / 3)")
     train.add_argument("--batch-size", type=_positive_int, default=None,
-                       help="override the protocol's batch size (100)")
+                       help="override the recipe's batch size (100)")
     train.add_argument("--data-dir", default=None,
                        help="folder of the four IDX files (offline); default: "
                        "$KERAS_SVD_LOCAL_DATA, else download with TFDS")
@@ -52,7 +52,12 @@ def _parser():
                        help="TFDS data folder (default: TFDS's own)")
     train.add_argument("--output", default="keras-svd-output",
                        help="output folder (default: keras-svd-output)")
-    train.add_argument("--protocol", default="paper", choices=PROTOCOL_NAMES)
+    train.add_argument("--recipe", default="paper", choices=RECIPE_NAMES,
+                       help="training recipe: the paper's (200 epochs) or a "
+                       "quick one (3 epochs); default: paper")
+    # The flag's former name, still accepted.
+    train.add_argument("--protocol", dest="recipe", choices=RECIPE_NAMES,
+                       default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     train.add_argument("--train-size", type=_positive_int, default=None,
                        help="use only the first N training examples")
     train.add_argument("--test-size", type=_positive_int, default=None,
@@ -82,7 +87,7 @@ def _train(args):
     result = training.train(
         args.model,
         dataset=args.dataset,
-        protocol=args.protocol,
+        recipe=args.recipe,
         epochs=args.epochs,
         batch_size=args.batch_size,
         data_dir=args.data_dir,
@@ -104,6 +109,7 @@ def _report(args):
     import keras
 
     from keras_svd import training
+    from keras_svd.sparsity import sparsity_table
 
     try:
         model = keras.saving.load_model(args.path)
@@ -119,8 +125,7 @@ def _report(args):
     if args.json:
         print(json.dumps(result, indent=2))
         return
-    print("\n".join(training.layer_table(result["layers"])))
-    print(f"Compression |W| / |W != 0|: {result['compression']:.1f}x")
+    print(sparsity_table(training.sparsity_of(result)))
 
 
 def main(argv=None):

@@ -139,173 +139,179 @@ def _check_batch(x, expected):
         )
 
 
-def _batches(x, batch_size, expected):
-    """Yields NumPy batches (structures) of `x`, an array or a dataset."""
-    if _is_dataset(x):
-        if batch_size is not None:
-            raise ValueError(
-                "Do not give batch_size with a tf.data.Dataset: its own "
-                f"batches are used. Received: batch_size={batch_size!r}"
-            )
-        empty = True
-        for element in x:
-            inputs, _, _ = keras.utils.unpack_x_y_sample_weight(element)
-            inputs = keras.tree.map_structure(_to_numpy, inputs)
-            _check_batch(inputs, expected)
-            empty = False
-            yield inputs
-        if empty:
-            raise ValueError(
-                "The dataset x yielded no batch: there is nothing to "
-                "predict. Received: x=<empty tf.data.Dataset>"
-            )
-        return
-    x = keras.tree.map_structure(_to_numpy, x)
-    _check_batch(x, expected)
-    n = int(keras.tree.flatten(x)[0].shape[0])
-    size = batch_size or 32
-    for start in range(0, n, size):
-        yield keras.tree.map_structure(lambda a: a[start : start + size], x)
+def _dataset_batches(x, batch_size, expected):
+    """Yields the NumPy input batches (structures) of the dataset `x`."""
+    if batch_size is not None:
+        raise ValueError(
+            "Do not give batch_size with a tf.data.Dataset: its own "
+            f"batches are used. Received: batch_size={batch_size!r}"
+        )
+    empty = True
+    for element in x:
+        inputs, _, _ = keras.utils.unpack_x_y_sample_weight(element)
+        inputs = keras.tree.map_structure(_to_numpy, inputs)
+        _check_batch(inputs, expected)
+        empty = False
+        yield inputs
+    if empty:
+        raise ValueError(
+            "The dataset x yielded no batch: there is nothing to "
+            "predict. Received: x=<empty tf.data.Dataset>"
+        )
 
 
-def _sample_statistics(forward, x, k, from_logits, return_samples):
-    """The compiled body: k passes over one batch, reduced over the passes.
+class _SampleStatistics(keras.Model):
+    """Runs a model `k` times on every input; one row of statistics each.
 
-    Tiles the batch `k` times along its first axis (row `t * b + i` is
-    sample t of input i), runs `forward` once on the tiled batch and returns
-    the chunk's mean probabilities, the summed squared deviations from that
-    mean, the summed entropies and the argmax votes per class (and every
-    probability with `return_samples`).
+    The batch is tiled `k` times along its first axis (row `t * b + i` is
+    sample t of input i), passed once through `model` with
+    `training=False`, and the `k` class-probability vectors of each input
+    are reduced to its row: the chunk's mean probabilities, the summed
+    squared deviations from that mean, the summed entropies and the argmax
+    votes per class (and, with `return_samples`, the `k` probability vectors
+    themselves). Every output is batch-first, so `predict` batches the
+    inputs, compiles the step (`tf.function`, `jax.jit`, or eager under
+    `torch.no_grad`) and concatenates the rows.
+
+    The model is held through a weak reference, so that the cache of these
+    wrappers (keyed weakly by the model) does not keep it alive; its
+    variables, random-seed states included, are tracked as this wrapper's
+    own, so that `predict` on JAX threads them through its stateless step
+    and writes the new seed states back (fresh samples on every call).
+
+    Args:
+        model: a built Keras model or layer mapping a batch to
+            `(batch, classes)` logits or probabilities.
+        samples_per_call: k, the number of passes per input and call.
+        from_logits: whether `model` outputs logits or probabilities.
+        return_samples: also output every probability vector, as
+            `"samples"` of shape `(batch, k, classes)`.
+
+    Returns (of `predict`):
+        A dict of NumPy arrays with one row per input: `"mean"` and `"m2"`
+        `(inputs, classes)`, `"entropy_sum"` `(inputs,)`, `"votes"`
+        `(inputs, classes)`, and `"samples"` with `return_samples`.
+
+    Example:
+
+    ```python
+    wrapper = _SampleStatistics(model, 10, True, False)
+    stats = wrapper.predict(x, batch_size=32, verbose=0)
+    stats["mean"].shape  # (len(x), classes)
+    ```
     """
 
-    def tile(t):
-        t = ops.convert_to_tensor(t)
-        return ops.tile(t, [k] + [1] * (len(t.shape) - 1))
-
-    outputs = forward(keras.tree.map_structure(tile, x))
-    if (
-        not ops.is_tensor(outputs)
-        or len(outputs.shape) != 2
-        or outputs.shape[-1] is None
-        or outputs.shape[-1] < 2
-    ):
-        shape = tuple(outputs.shape) if ops.is_tensor(outputs) else outputs
-        raise ValueError(
-            "mc_predict needs a model with one output of shape "
-            "(batch, classes), classes >= 2 (logits or probabilities). "
-            f"Received: model output={shape!r}"
+    def __init__(self, model, samples_per_call, from_logits, return_samples):
+        # float32 and no autocast: the inputs reach `model` as given, and
+        # `model` applies its own dtype policy.
+        super().__init__(
+            name=f"mc_sample_statistics_{samples_per_call}",
+            dtype="float32",
+            autocast=False,
         )
-    outputs = ops.cast(outputs, "float32")
-    num_classes = outputs.shape[-1]
-    outputs = ops.reshape(outputs, (k, -1, num_classes))
-    if from_logits:
-        log_probs = ops.log_softmax(outputs, axis=-1)
-        probs = ops.exp(log_probs)
-    else:
-        probs = outputs
-        # 0 log 0 = 0; a NaN stays NaN (NaN > 0 is False, NaN * 0 is NaN).
-        log_probs = ops.log(ops.where(probs > 0, probs, ops.ones_like(probs)))
-    entropy = -ops.sum(probs * log_probs, axis=-1)
-    chunk_mean = ops.mean(probs, axis=0)
-    stats = {
-        "mean": chunk_mean,
-        "m2": ops.sum(ops.square(probs - chunk_mean[None]), axis=0),
-        "entropy_sum": ops.sum(entropy, axis=0),
-        "votes": ops.sum(
-            ops.one_hot(ops.argmax(probs, axis=-1), num_classes), axis=0
-        ),
-    }
-    if return_samples:
-        stats["samples"] = probs
-    return stats
+        self._model_ref = weakref.ref(model)
+        self._model_variables = list(model.variables)
+        self._samples_per_call = samples_per_call
+        self._from_logits = from_logits
+        self._return_samples = return_samples
+        self.output_checked = False
+        if isinstance(model, keras.Model):
+            # What `model.predict` would use (XLA or not).
+            self.jit_compile = model.jit_compile
+        self.built = True
 
+    def call(self, inputs):
+        k = self._samples_per_call
 
-# -- One small runner per backend: compiles `body(forward, x, k)`. ---------
-# Each takes `model_ref`, a weak reference, so that the cache below (keyed
-# weakly by the model) does not keep the model alive.
+        def tile(t):
+            t = ops.convert_to_tensor(t)
+            return ops.tile(t, [k] + [1] * (len(t.shape) - 1))
 
-
-def _tensorflow_runner(model_ref, body):
-    import tensorflow as tf
-
-    def step(x, k):
-        return body(lambda t: model_ref()(t, training=False), x, k)
-
-    return tf.function(step, reduce_retracing=True)
-
-
-def _jax_runner(model_ref, body):
-    import jax
-
-    def pure(trainable, non_trainable, x, k):
-        state = {}
-
-        def forward(t):
-            outputs, state["non_trainable"] = model_ref().stateless_call(
-                trainable, non_trainable, t, training=False
+        inputs = keras.tree.map_structure(tile, inputs)
+        outputs = self._model_ref()(inputs, training=False)
+        if (
+            not ops.is_tensor(outputs)
+            or len(outputs.shape) != 2
+            or outputs.shape[-1] is None
+            or outputs.shape[-1] < 2
+        ):
+            shape = tuple(outputs.shape) if ops.is_tensor(outputs) else outputs
+            raise ValueError(
+                "mc_predict needs a model with one output of shape "
+                "(batch, classes), classes >= 2 (logits or probabilities). "
+                f"Received: model output={shape!r}"
             )
-            return outputs
-
-        stats = body(forward, x, k)
-        return stats, state["non_trainable"]
-
-    compiled = jax.jit(pure, static_argnums=3)
-
-    def run(x, k):
-        model = model_ref()
-        # The seed generators' states are non-trainable variables: thread
-        # them through and write them back, or every call repeats samples.
-        stats, new_values = compiled(
-            [v.value for v in model.trainable_variables],
-            [v.value for v in model.non_trainable_variables],
-            x,
-            k,
-        )
-        for variable, value in zip(model.non_trainable_variables, new_values):
-            variable.assign(value)
+        outputs = ops.cast(outputs, "float32")
+        num_classes = outputs.shape[-1]
+        outputs = ops.reshape(outputs, (k, -1, num_classes))
+        if self._from_logits:
+            log_probs = ops.log_softmax(outputs, axis=-1)
+            probs = ops.exp(log_probs)
+        else:
+            probs = outputs
+            # 0 log 0 = 0; a NaN stays NaN (NaN > 0 is False, NaN * 0 is
+            # NaN).
+            log_probs = ops.log(
+                ops.where(probs > 0, probs, ops.ones_like(probs))
+            )
+        entropy = -ops.sum(probs * log_probs, axis=-1)
+        chunk_mean = ops.mean(probs, axis=0)
+        stats = {
+            "mean": chunk_mean,
+            "m2": ops.sum(ops.square(probs - chunk_mean[None]), axis=0),
+            "entropy_sum": ops.sum(entropy, axis=0),
+            "votes": ops.sum(
+                ops.one_hot(ops.argmax(probs, axis=-1), num_classes), axis=0
+            ),
+        }
+        if self._return_samples:
+            stats["samples"] = ops.transpose(probs, (1, 0, 2))
         return stats
 
-    return run
+    def check_output(self, batch):
+        """Traces the wrapper symbolically on `batch`'s shapes, once.
+
+        A bad model output (or any other error of the trace) is then raised
+        before `predict` starts: `predict` on JAX detaches the variables'
+        values while it runs, and an error inside it would leave the
+        model's variables empty.
+
+        Args:
+            batch: one batch of inputs (a structure of arrays).
+        """
+        if self.output_checked:
+            return
+        spec = keras.tree.map_structure(
+            lambda a: keras.KerasTensor(
+                (None,) + tuple(a.shape[1:]), dtype=str(a.dtype)
+            ),
+            batch,
+        )
+        self.compute_output_spec(spec)
+        self.output_checked = True
 
 
-def _torch_runner(model_ref, body):
-    import torch
-
-    def run(x, k):
-        with torch.no_grad():
-            return body(lambda t: model_ref()(t, training=False), x, k)
-
-    return run
-
-
-_RUNNERS = {
-    "tensorflow": _tensorflow_runner,
-    "jax": _jax_runner,
-    "torch": _torch_runner,
-}
-# model -> {(backend, from_logits, return_samples, number of variables):
-# runner}, so that repeated calls reuse one trace, as `model.predict` does.
+# model -> {(backend, from_logits, return_samples, k, number of
+# variables): _SampleStatistics}, so that repeated calls reuse one trace, as
+# `model.predict` does. The wrappers hold the model weakly (their variables
+# are the model's), so an entry goes when its model does.
 _CACHE = weakref.WeakKeyDictionary()
 
 
-def _get_runner(model, from_logits, return_samples):
+def _get_wrapper(model, k, from_logits, return_samples):
     backend = keras.backend.backend()
-    if backend not in _RUNNERS:
+    if backend not in ("tensorflow", "jax", "torch"):
         raise ValueError(
             "mc_predict supports the tensorflow, jax and torch backends. "
             f"Received: backend={backend!r}"
         )
-    key = (backend, from_logits, return_samples, len(model.variables))
-    runners = _CACHE.setdefault(model, {})
-    if key not in runners:
-
-        def body(forward, x, k):
-            return _sample_statistics(
-                forward, x, k, from_logits, return_samples
-            )
-
-        runners[key] = _RUNNERS[backend](weakref.ref(model), body)
-    return runners[key]
+    key = (backend, from_logits, return_samples, k, len(model.variables))
+    wrappers = _CACHE.setdefault(model, {})
+    if key not in wrappers:
+        wrappers[key] = _SampleStatistics(
+            model, k, from_logits, return_samples
+        )
+    return wrappers[key]
 
 
 def _entropy(probs):
@@ -315,7 +321,8 @@ def _entropy(probs):
 
 
 class _Accumulator:
-    """Combines the chunks of one batch (Chan et al.'s parallel variance)."""
+    """Combines chunks of samples of the same inputs (Chan et al.'s
+    parallel variance, in float64)."""
 
     def __init__(self):
         self.count = 0
@@ -339,7 +346,10 @@ class _Accumulator:
         )
         self.votes = self.votes + np.asarray(stats["votes"], np.float64)
         if "samples" in stats:
-            self.samples.append(np.asarray(stats["samples"], np.float32))
+            # (inputs, k, classes) -> (k, inputs, classes).
+            self.samples.append(
+                np.swapaxes(np.asarray(stats["samples"], np.float32), 0, 1)
+            )
 
 
 def _check_probabilities(mean, from_logits):
@@ -434,7 +444,7 @@ def mc_predict(
     Example:
 
     ```python
-    model = keras_svd.models.test_time_dropout_cnn()
+    model = keras_svd.models.mc_dropout_cnn()
     ...  # compile and fit
     result = keras_svd.mc_predict(model, x_test, samples=50)
     accuracy = np.mean(result.predicted_class == y_test)
@@ -462,15 +472,33 @@ def mc_predict(
         chunk_size = min(samples, max(1, _DEFAULT_ROWS_PER_CALL // rows))
     chunks = _chunk_sizes(samples, chunk_size)
     expected = _input_shapes(model)
-    runner = _get_runner(model, from_logits, return_samples)
+    wrappers = {
+        k: _get_wrapper(model, k, from_logits, return_samples)
+        for k in sorted(set(chunks))
+    }
 
     parts = []
     with sampling_mode(model, enabled=sample_weights):
-        for batch in _batches(x, batch_size, expected):
+        if _is_dataset(x):
+            # One pass over the dataset, all chunks of a batch at once: a
+            # pass per chunk could see the inputs in another order (a
+            # reshuffling dataset) or differently augmented.
+            for batch in _dataset_batches(x, batch_size, expected):
+                accumulator = _Accumulator()
+                for k in chunks:
+                    wrappers[k].check_output(batch)
+                    accumulator.add(wrappers[k].predict_on_batch(batch), k)
+                _check_probabilities(accumulator.mean, from_logits)
+                parts.append(accumulator)
+        else:
+            x = keras.tree.map_structure(_to_numpy, x)
+            _check_batch(x, expected)
             accumulator = _Accumulator()
             for k in chunks:
-                stats = runner(batch, k)
-                stats = {name: _to_numpy(v) for name, v in stats.items()}
+                wrappers[k].check_output(x)
+                stats = wrappers[k].predict(
+                    x, batch_size=batch_size or 32, verbose=0
+                )
                 accumulator.add(stats, k)
             _check_probabilities(accumulator.mean, from_logits)
             parts.append(accumulator)
@@ -504,3 +532,6 @@ def _finalize(parts, samples, return_samples):
         num_samples=samples,
         samples=all_samples,
     )
+
+
+__all__ = ["MCPrediction", "mc_predict"]

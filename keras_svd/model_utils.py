@@ -1,18 +1,16 @@
 """Model-level utilities over the variational-layer protocol.
 
-Every function finds layers through `keras_svd.layers.is_variational` (the
-protocol: `log_alpha()`, `kl_divergence()`, `pruning_mask()`, `threshold`) and
-recurses into nested models and wrappers, so none of them depends on the
-concrete layer classes.
+Every function finds layers through `keras_svd.layers.VariationalProtocol`
+(see `keras_svd.layers.is_variational`) and recurses into nested models and
+wrappers, so none of them depends on the concrete layer classes.
 """
 
 import numpy as np
 from keras import ops
 
-from keras_svd.layers.kl_tracker import KLGroup
-from keras_svd.layers.variational_layer import _validate_kl_weight
-from keras_svd.layers.variational_layer import _validate_num_train_examples
-from keras_svd.layers.variational_layer import is_variational
+from keras_svd.layers.variational_protocol import is_variational
+from keras_svd.validation import check_finite_number
+from keras_svd.validation import check_positive_int
 
 
 def _children(layer):
@@ -33,6 +31,11 @@ def variational_layers(model):
         A list of layers implementing the protocol, in the model's order,
         each once.
 
+    Raises:
+        ValueError: for a layer that implements part of the protocol
+            (`log_alpha`, `kl_divergence` or `pruning_mask`) but not all of
+            it; the message names the missing members.
+
     Example:
 
     ```python
@@ -47,7 +50,7 @@ def variational_layers(model):
         if id(layer) in seen:
             return
         seen.add(id(layer))
-        if is_variational(layer):
+        if is_variational(layer, strict=True):
             found.append(layer)
         for child in _children(layer):
             visit(child)
@@ -70,8 +73,8 @@ def set_num_train_examples(model, num_train_examples):
     """Sets N, the number of training examples, on every variational layer.
 
     The KL term of the objective is `beta * sum_layers(KL) / N`: call this
-    once before `fit` with the size of the training set. It also makes the
-    `kl` entry of the logs report the total of the model's layers.
+    once before `fit` with the size of the training set. N is a variable
+    read inside the compiled step, so no retracing is needed.
 
     Args:
         model: a Keras model containing variational layers.
@@ -87,18 +90,10 @@ def set_num_train_examples(model, num_train_examples):
     model.fit(x_train, y_train)
     ```
     """
-    _validate_num_train_examples(num_train_examples)
+    check_positive_int(num_train_examples, "num_train_examples")
     layers = _require_layers(model)
-    group = KLGroup()
     for layer in layers:
         layer.set_num_train_examples(int(num_train_examples))
-        tracker = getattr(layer, "kl_tracker", None)
-        if tracker is not None:
-            tracker.join(group)
-    # A step traced before the layers were grouped logs no `kl`: retrace.
-    for attribute in ("train_function", "test_function"):
-        if getattr(model, attribute, None) is not None:
-            setattr(model, attribute, None)
     return layers
 
 
@@ -112,66 +107,47 @@ def set_kl_weight(model, kl_weight):
     Returns:
         The list of variational layers that were updated.
     """
-    _validate_kl_weight(kl_weight)
+    check_finite_number(kl_weight, "kl_weight", minimum=0)
     layers = _require_layers(model)
     for layer in layers:
         layer.set_kl_weight(kl_weight)
     return layers
 
 
-def sparsity_report(model):
-    """Per-layer counts of kept and pruned kernel weights.
+def read_kl_log(model, reset=True):
+    """The mean `sum_layers(KL) / N` of the training passes since a reset.
 
-    A weight is pruned when its log alpha is at or above the layer's
-    `threshold`. Only kernels count, as in the paper's tables.
-
-    Args:
-        model: a Keras model containing variational layers.
-
-    Returns:
-        A list of dicts, one per variational layer, with keys `layer` (name),
-        `weights` (kernel size), `kept` (weights kept) and `sparsity` (the
-        fraction pruned, in [0, 1]).
-
-    Example:
-
-    ```python
-    for row in keras_svd.sparsity_report(model):
-        print(f"{row['layer']}: {100 * row['sparsity']:.1f}% pruned")
-    ```
-    """
-    rows = []
-    layers = _require_layers(model)
-    # Integer counts (a float32 sum is inexact past 2^24 weights), computed
-    # on the device and brought to the host once.
-    kept_counts = [
-        ops.sum(ops.cast(layer.pruning_mask(), "int32")) for layer in layers
-    ]
-    kept_counts = ops.convert_to_numpy(ops.stack(kept_counts))
-    for layer, kept in zip(layers, kept_counts):
-        weights = int(np.prod(layer.log_alpha().shape))
-        kept = int(kept)
-        rows.append(
-            {
-                "layer": layer.name,
-                "weights": weights,
-                "kept": kept,
-                "sparsity": 1.0 - kept / weights,
-            }
-        )
-    return rows
-
-
-def compression_ratio(model):
-    """All kernel weights divided by the kept ones (biases excluded).
+    Every variational layer adds its `KL / N` and a count of one to its
+    `kl_log_variable()` in each training pass (on every backend, JAX's
+    stateless train step included). This reads all of them with one
+    transfer to the host and, with `reset`, sets them back to zeros.
+    `KLAnnealing` writes the result into the logs as `kl`.
 
     Args:
-        model: a Keras model containing variational layers.
+        model: a built Keras model containing variational layers.
+        reset: set the layers' logs back to zeros after reading.
 
     Returns:
-        A float >= 1; `inf` when every weight is pruned.
+        A float, or None when no training pass ran since the last reset.
     """
-    rows = sparsity_report(model)
-    total = sum(row["weights"] for row in rows)
-    kept = sum(row["kept"] for row in rows)
-    return float("inf") if kept == 0 else total / kept
+    variables = [layer.kl_log_variable() for layer in _require_layers(model)]
+    values = ops.convert_to_numpy(ops.stack([v.value for v in variables]))
+    if reset:
+        for variable in variables:
+            variable.assign(np.zeros((2,), "float32"))
+    # Every layer counts the same passes; a layer the model skipped counts 0.
+    passes = values[:, 1]
+    if not np.any(passes > 0):
+        return None
+    means = np.divide(
+        values[:, 0], passes, out=np.zeros_like(passes), where=passes > 0
+    )
+    return float(np.sum(means))
+
+
+__all__ = [
+    "read_kl_log",
+    "set_kl_weight",
+    "set_num_train_examples",
+    "variational_layers",
+]

@@ -1,9 +1,10 @@
 """Switches the weight noise of variational layers on at inference.
 
 A variational layer (`VariationalDense`, `VariationalConv2D`, or any layer of
-the protocol that has a `sample_at_inference` variable) uses its pruned mean
-weights at inference. Setting the layer's non-trainable float32 variable
-`sample_at_inference` to 1.0 makes inference sample the pre-activations with
+`keras_svd.layers.VariationalProtocol`) uses its pruned mean weights at
+inference. Setting the layer's non-trainable float32 variable
+(`layer.sampling_variable()`) to 1.0 makes inference sample the
+pre-activations with
 the local reparameterization trick instead (Molchanov et al., ICML 2017),
 which turns the network into a Bayesian ensemble for Monte-Carlo prediction.
 The switch is a variable, not a Python attribute, so a function compiled
@@ -20,33 +21,18 @@ from keras_svd.validation import check_bool
 
 
 def _sampling_variables(model):
-    """The `sample_at_inference` variable of every variational layer."""
-    found = []
-    for layer in variational_layers(model):
-        if not layer.built:
-            raise ValueError(
-                f"The variational layer {layer.name!r} is not built, so it "
-                "has no `sample_at_inference` variable yet. Build the model "
-                "first (give it a `keras.Input` or call it on a batch). "
-                f"Received: model={model.name!r}"
-            )
-        variable = getattr(layer, "sample_at_inference", None)
-        if variable is None:
-            raise ValueError(
-                f"The variational layer {layer.name!r} has no "
-                "`sample_at_inference` variable, so its weights cannot be "
-                "sampled at inference. Received: "
-                f"layer={type(layer).__name__}"
-            )
-        found.append((layer, variable))
-    return found
+    """The `sampling_variable()` of every variational layer of `model`."""
+    return [
+        (layer, layer.sampling_variable())
+        for layer in variational_layers(model)
+    ]
 
 
 def set_weight_sampling(model, enabled):
     """Turns weight sampling at inference on or off for a whole model.
 
-    Assigns 1.0 (`enabled=True`) or 0.0 to the `sample_at_inference`
-    variable of every variational layer of `model`, nested models included.
+    Assigns 1.0 (`enabled=True`) or 0.0 to the `sampling_variable()`
+    of every variational layer of `model`, nested models included.
     The other layers are untouched: `PermaDropout` samples anyway, plain
     `Dropout` and `BatchNormalization` stay in inference mode.
 
@@ -79,7 +65,7 @@ def set_weight_sampling(model, enabled):
 def sampling_mode(model, enabled=True):
     """Context manager: samples the variational layers' weights at inference.
 
-    On entry, sets the `sample_at_inference` variable of every variational
+    On entry, sets the `sampling_variable()` of every variational
     layer of `model` (nested models included) to 1.0 (or 0.0 with
     `enabled=False`); on exit, even through an exception, restores each
     layer's previous value, so the blocks nest.
@@ -113,3 +99,6 @@ def sampling_mode(model, enabled=True):
     finally:
         for (_, variable), old in zip(pairs, previous):
             variable.assign(old)
+
+
+__all__ = ["sampling_mode", "set_weight_sampling"]

@@ -75,3 +75,6 @@ def strip_variational(model):
         if not _converts(old) and not isinstance(old, keras.Model):
             new.set_weights(old.get_weights())
     return stripped
+
+
+__all__ = ["strip_variational"]

@@ -1,4 +1,4 @@
-"""Trains a model of the zoo with a protocol and reports the paper's table."""
+"""Trains a model of the zoo with a recipe and reports the paper's table."""
 
 import json
 import os
@@ -11,11 +11,14 @@ from keras_svd import datasets
 from keras_svd import models
 from keras_svd.callbacks.kl_annealing import KLAnnealing
 from keras_svd.callbacks.sparsity_monitor import SparsityMonitor
-from keras_svd.model_utils import compression_ratio
 from keras_svd.model_utils import set_num_train_examples
-from keras_svd.model_utils import sparsity_report
-from keras_svd.protocol import PAPER_RESULTS
-from keras_svd.protocol import get_protocol
+from keras_svd.recipes import PAPER_RESULTS
+from keras_svd.recipes import get_recipe
+from keras_svd.sparsity import measure_sparsity
+from keras_svd.sparsity import sparsity_table
+
+# The model-wide figures of a `measure_sparsity` report kept in a result.
+_TOTALS = ("weights", "kept", "sparsity", "compression")
 
 
 def _check_model_name(model_name):
@@ -37,29 +40,39 @@ def build_model(model_name, input_shape, num_classes, variational=True, **kw):
     )
 
 
-def layer_table(rows):
-    """Formats sparsity rows (with `sparsity_percent`) as table lines."""
-    width = max([len("Layer")] + [len(r["layer"]) for r in rows])
-    header = f"{'Layer':<{width}}  {'Weights':>10}  {'Kept':>10}  {'Sparsity %':>10}"
-    lines = [header, "-" * len(header)]
-    for r in rows:
-        lines.append(
-            f"{r['layer']:<{width}}  {r['weights']:>10,}  {r['kept']:>10,}  "
-            f"{r['sparsity_percent']:>10.2f}"
-        )
-    lines.append("-" * len(header))
-    return lines
+def model_result(model):
+    """Measures a trained model's sparsity for a result dict.
+
+    Returns:
+        A dict: `layers` (the rows of `keras_svd.measure_sparsity`, each
+        with `sparsity_percent` added) and the report's totals `weights`,
+        `kept`, `sparsity` and `compression`.
+    """
+    report = measure_sparsity(model)
+    return {
+        "layers": [
+            dict(row, sparsity_percent=100.0 * row["sparsity"])
+            for row in report["rows"]
+        ],
+        **{key: report[key] for key in _TOTALS},
+    }
+
+
+def sparsity_of(result):
+    """The `keras_svd.measure_sparsity` report held in a result dict."""
+    return {"rows": result["layers"], **{key: result[key] for key in _TOTALS}}
 
 
 def result_table(result):
     """Formats a training result as the paper's table (one string)."""
-    lines = [
+    title = (
         f"{result['model']} on {result['dataset']} "
-        f"({result['protocol']} protocol, {result['epochs']} epochs)",
-        *layer_table(result["layers"]),
+        f"({result['recipe']} recipe, {result['epochs']} epochs)"
+    )
+    lines = [
+        sparsity_table(sparsity_of(result), title=title),
+        f"Test error: {result['test_error_percent']:.2f}%",
     ]
-    lines.append(f"Test error: {result['test_error_percent']:.2f}%")
-    lines.append(f"Compression |W| / |W != 0|: {result['compression']:.1f}x")
     paper = result.get("paper")
     if paper:
         lines.append(
@@ -70,21 +83,10 @@ def result_table(result):
     return "\n".join(lines)
 
 
-def model_result(model):
-    """Per-layer sparsity rows and compression of a trained model."""
-    return {
-        "layers": [
-            dict(row, sparsity_percent=100.0 * row["sparsity"])
-            for row in sparsity_report(model)
-        ],
-        "compression": compression_ratio(model),
-    }
-
-
 def train(
     model_name,
     dataset="mnist",
-    protocol="paper",
+    recipe="paper",
     epochs=None,
     batch_size=None,
     data_dir=None,
@@ -100,9 +102,9 @@ def train(
     Args:
         model_name: `"lenet-300-100"`, `"lenet5-caffe"` or `"vgg-like"`.
         dataset: `"mnist"`, `"fashion_mnist"` or `"cifar10"`.
-        protocol: `"paper"` or `"quick"` (see `keras_svd.protocol`).
-        epochs: overrides the protocol's number of epochs.
-        batch_size: overrides the protocol's batch size.
+        recipe: `"paper"` or `"quick"` (see `keras_svd.recipes`).
+        epochs: overrides the recipe's number of epochs.
+        batch_size: overrides the recipe's batch size.
         data_dir: local folder of the dataset's IDX files (offline use).
         tfds_dir: TFDS data folder (default: TFDS's).
         output: folder for `result.json`, `model.keras` and `history.csv`.
@@ -112,12 +114,13 @@ def train(
         verbose: Keras's `verbose` for `fit` (0, 1 or 2).
 
     Returns:
-        A dict: model, dataset, protocol, epochs, test_error_percent, layers
-        (rows with layer, weights, kept, sparsity, sparsity_percent),
-        compression, train_seconds and the paper's figures where it has them.
+        A dict: model, dataset, recipe, epochs, test_error_percent, layers
+        (rows with layer, weights, kept, sparsity, sparsity_percent), the
+        totals weights, kept, sparsity and compression, train_seconds and
+        the paper's figures where it has them.
     """
     _check_model_name(model_name)
-    plan = get_protocol(protocol, model_name, epochs, batch_size)
+    training_recipe = get_recipe(recipe, model_name, epochs, batch_size)
     if data_dir is not None and not os.path.isdir(data_dir):
         raise FileNotFoundError(
             f"The data folder does not exist. Received: data_dir={data_dir!r}"
@@ -126,7 +129,7 @@ def train(
         keras.utils.set_random_seed(seed)
     data = datasets.load(
         dataset,
-        batch_size=plan.batch_size,
+        batch_size=training_recipe.batch_size,
         data_dir=tfds_dir,
         source_dir=data_dir,
         seed=seed,
@@ -137,11 +140,11 @@ def train(
         model_name,
         data.input_shape,
         data.num_classes,
-        train_clip=plan.train_clip,
+        train_clip=training_recipe.train_clip,
     )
-    return run_protocol(
+    return run_recipe(
         model,
-        plan,
+        training_recipe,
         data.train,
         data.test,
         num_train_examples=data.num_train_examples,
@@ -160,9 +163,9 @@ def _fit_kwargs(data, batch_size):
     return {"x": data}
 
 
-def run_protocol(
+def run_recipe(
     model,
-    plan,
+    recipe,
     train_data,
     test_data,
     num_train_examples,
@@ -172,11 +175,11 @@ def run_protocol(
     verbose=1,
     backup_dir=None,
 ):
-    """Compiles, trains and evaluates `model` with a `TrainingProtocol`.
+    """Compiles, trains and evaluates `model` with a `TrainingRecipe`.
 
     Args:
         model: an uncompiled variational model with logits out.
-        plan: the `TrainingProtocol`.
+        recipe: the `TrainingRecipe`.
         train_data: a batched `tf.data.Dataset` or a pair `(x, y)` of arrays
             (any backend).
         test_data: the same for the test split.
@@ -194,13 +197,13 @@ def run_protocol(
     """
     set_num_train_examples(model, num_train_examples)
     model.compile(
-        optimizer=keras.optimizers.Adam(plan.learning_rate, beta_1=0.9),
+        optimizer=keras.optimizers.Adam(recipe.learning_rate, beta_1=0.9),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
     callbacks = [
-        KLAnnealing(plan.kl_schedule),
-        keras.callbacks.LearningRateScheduler(plan.learning_rate_at),
+        KLAnnealing(recipe.kl_schedule),
+        keras.callbacks.LearningRateScheduler(recipe.learning_rate_at),
         SparsityMonitor(per_layer=False),
     ]
     resuming = backup_dir is not None and pathlib.Path(backup_dir).exists()
@@ -215,8 +218,8 @@ def run_protocol(
         )
     start = time.perf_counter()
     model.fit(
-        **_fit_kwargs(train_data, plan.batch_size),
-        epochs=plan.epochs,
+        **_fit_kwargs(train_data, recipe.batch_size),
+        epochs=recipe.epochs,
         callbacks=callbacks,
         shuffle=isinstance(train_data, (tuple, list)),
         verbose=verbose,
@@ -225,14 +228,16 @@ def run_protocol(
 
     # The pruned, deterministic network (variational layers at inference).
     logs = model.evaluate(
-        **_fit_kwargs(test_data, plan.batch_size), verbose=0, return_dict=True
+        **_fit_kwargs(test_data, recipe.batch_size),
+        verbose=0,
+        return_dict=True,
     )
     result = {
         "model": model_name,
         "dataset": dataset_name,
-        "protocol": plan.name,
-        "epochs": plan.epochs,
-        "batch_size": plan.batch_size,
+        "recipe": recipe.name,
+        "epochs": recipe.epochs,
+        "batch_size": recipe.batch_size,
         "num_train_examples": num_train_examples,
         "test_error_percent": 100.0 * (1.0 - float(logs["accuracy"])),
         **model_result(model),

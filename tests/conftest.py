@@ -1,4 +1,15 @@
-"""Shared fixtures: deterministic seeds and the location of real MNIST."""
+"""Shared fixtures and markers.
+
+Fixtures: deterministic seeds and the location of real MNIST.
+
+Markers (registered in pytest.ini):
+
+- `tensorflow_only(reason)`: a test of a TensorFlow-only feature (tf.data,
+  TFDS, SavedModel export, tf.summary / TensorBoard); skipped, with the
+  reason, when `KERAS_BACKEND` is not `tensorflow`.
+- `slow`: a test on real data that takes seconds; CI runs these on
+  TensorFlow only (`.ci/run`).
+"""
 
 import os
 import pathlib
@@ -8,6 +19,27 @@ import pytest
 
 MNIST_ENV = "KERAS_SVD_MNIST_DIR"
 FASHION_MNIST_ENV = "KERAS_SVD_FASHION_MNIST_DIR"
+
+
+def pytest_collection_modifyitems(config, items):
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        return
+    for item in items:
+        marker = item.get_closest_marker("tensorflow_only")
+        if marker is None:
+            continue
+        if len(marker.args) != 1 or not isinstance(marker.args[0], str):
+            raise pytest.UsageError(
+                f"{item.nodeid}: tensorflow_only takes one reason string, "
+                f"e.g. @pytest.mark.tensorflow_only(\"tf.data pipelines\")."
+            )
+        item.add_marker(
+            pytest.mark.skip(
+                reason=f"TensorFlow-only ({marker.args[0]}); "
+                f"the backend is {backend}"
+            )
+        )
 
 
 @pytest.fixture(autouse=True)

@@ -6,6 +6,7 @@ import keras
 import pytest
 
 from keras_svd import cli
+from keras_svd import training
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +17,7 @@ def trained(mnist_dir, tmp_path_factory):
         [
             "train",
             "lenet-300-100",
-            "--protocol",
+            "--recipe",
             "quick",
             "--data-dir",
             str(mnist_dir),
@@ -40,7 +41,7 @@ def trained(mnist_dir, tmp_path_factory):
 def test_train_writes_result_json_and_model(trained, capsys):
     result = json.loads((trained / "result.json").read_text())
     assert result["model"] == "lenet-300-100"
-    assert result["protocol"] == "quick"
+    assert result["recipe"] == "quick"
     assert result["epochs"] == 3
     assert result["num_train_examples"] == 3000
     assert [r["layer"] for r in result["layers"]] == [
@@ -67,8 +68,20 @@ def test_report_reads_the_saved_model(trained, capsys):
     assert report["layers"] == result["layers"]
     assert report["compression"] == pytest.approx(result["compression"])
     cli.main(["report", str(trained / "model.keras")])
-    table = capsys.readouterr().out
-    assert "dense_300" in table and "Compression" in table
+    lines = capsys.readouterr().out.splitlines()
+    dense_300 = next(line for line in lines if line.startswith("dense_300"))
+    row = result["layers"][0]
+    assert dense_300.split() == [
+        "dense_300",
+        f"{row['weights']:,}",
+        f"{row['kept']:,}",
+        f"{row['sparsity_percent']:.2f}",
+    ]
+    total = next(line for line in lines if line.startswith("Total"))
+    assert total.split()[1:3] == [f"{result['weights']:,}", f"{result['kept']:,}"]
+    assert lines[-1] == (
+        f"Compression |W| / |W != 0|: {result['compression']:.1f}x"
+    )
 
 
 @pytest.mark.parametrize(
@@ -79,6 +92,7 @@ def test_report_reads_the_saved_model(trained, capsys):
         (["train", "lenet-300-100", "--epochs", "0"], "positive integer, got '0'"),
         (["train", "lenet-300-100", "--epochs", "ten"], "positive integer, got 'ten'"),
         (["train", "lenet-300-100", "--batch-size", "-5"], "got '-5'"),
+        (["train", "lenet-300-100", "--recipe", "slow"], "invalid choice: 'slow'"),
         (["train", "lenet-300-100", "--protocol", "slow"], "invalid choice: 'slow'"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
     ],
@@ -88,6 +102,27 @@ def test_bad_arguments_exit_with_a_clear_message(argv, message, capsys):
         cli.main(argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_protocol_is_a_hidden_alias_of_recipe(monkeypatch, capsys):
+    chosen = []
+
+    def fake_train(model_name, **kwargs):
+        chosen.append(kwargs["recipe"])
+        raise ValueError("stopped before training")
+
+    monkeypatch.setattr(training, "train", fake_train)
+    for flags in ([], ["--recipe", "quick"], ["--protocol", "quick"]):
+        with pytest.raises(SystemExit, match="stopped before training"):
+            cli.main(["train", "lenet-300-100", *flags])
+    assert chosen == ["paper", "quick", "quick"]
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", "--help"])
+    assert exit_info.value.code == 0
+    help_text = capsys.readouterr().out
+    assert "--recipe {paper,quick}" in help_text
+    assert "--protocol" not in help_text
 
 
 def test_missing_data_folder(tmp_path):

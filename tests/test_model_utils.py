@@ -28,7 +28,10 @@ def test_variational_layers_recurses_into_nested_models():
     assert names == ["conv", "inner_dense", "head"]
 
 
-def test_protocol_admits_user_layers():
+def test_four_name_layer_is_told_what_the_protocol_lacks():
+    # The protocol of release 0.1.0 had four names; a layer with only those
+    # would pass `variational_layers`, then fail in `set_kl_weight` with an
+    # AttributeError. Now every utility says what is missing.
     class Custom(keras.layers.Layer):
         threshold = 3.0
 
@@ -42,8 +45,14 @@ def test_protocol_admits_user_layers():
             return keras.ops.array([[1.0, 0.0]])
 
     model = keras.Sequential([keras.Input((2,)), Custom()])
-    assert keras_svd.variational_layers(model) == [model.layers[0]]
-    assert keras_svd.compression_ratio(model) == 2.0
+    for utility in (
+        keras_svd.variational_layers,
+        keras_svd.compression_ratio,
+        lambda m: keras_svd.set_kl_weight(m, 1.0),
+        lambda m: keras_svd.set_weight_sampling(m, True),
+    ):
+        with pytest.raises(ValueError, match="lacks set_num_train_examples"):
+            utility(model)
 
 
 def test_set_num_train_examples_and_kl_weight_reach_every_layer():
@@ -57,40 +66,6 @@ def test_set_num_train_examples_and_kl_weight_reach_every_layer():
             layer.inv_num_train_examples.numpy(), 1 / 1234, rtol=1e-6
         )
         assert layer.kl_weight_variable.numpy() == 0.25
-
-
-def test_sparsity_report_and_compression_with_set_weights():
-    model = keras.Sequential(
-        [
-            keras.Input((4,)),
-            VariationalDense(5, name="a"),
-            VariationalDense(2, name="b", threshold=1.0),
-        ]
-    )
-    a, b = model.layers
-    # theta = 1 so log alpha = log_sigma2; prune 15 of 20 in a, 9 of 10 in b.
-    a_ls2 = np.full((4, 5), 3.0, "float32")
-    a_ls2.flat[:5] = -1.0
-    b_ls2 = np.full((5, 2), 1.0, "float32")
-    b_ls2.flat[0] = 0.5
-    for layer, ls2 in ((a, a_ls2), (b, b_ls2)):
-        weights = layer.get_weights()
-        weights[0] = np.ones_like(weights[0])
-        weights[1] = ls2
-        layer.set_weights(weights)
-    rows = keras_svd.sparsity_report(model)
-    assert rows == [
-        {"layer": "a", "weights": 20, "kept": 5, "sparsity": 0.75},
-        {"layer": "b", "weights": 10, "kept": 1, "sparsity": pytest.approx(0.9)},
-    ]
-    assert keras_svd.compression_ratio(model) == 30 / 6
-
-
-def test_fully_pruned_model_has_infinite_compression():
-    model = keras.Sequential(
-        [keras.Input((2,)), VariationalDense(2, log_sigma2_init=20.0)]
-    )
-    assert keras_svd.compression_ratio(model) == float("inf")
 
 
 @pytest.mark.parametrize("n", [0, -5, 2.5, "100", True, None])
@@ -109,6 +84,6 @@ def test_set_kl_weight_rejects_bad_beta(beta):
 def test_utilities_reject_a_model_without_variational_layers():
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     with pytest.raises(ValueError, match="no variational layer"):
-        keras_svd.sparsity_report(model)
-    with pytest.raises(ValueError, match="no variational layer"):
         keras_svd.set_num_train_examples(model, 10)
+    with pytest.raises(ValueError, match="no variational layer"):
+        keras_svd.set_kl_weight(model, 1.0)

@@ -5,6 +5,8 @@ import pytest
 import keras_svd
 from keras_svd import models
 from keras_svd.layers import PermaDropout
+# Imported on purpose: its `__test__ = False` keeps pytest from collecting it.
+from keras_svd.models import test_time_dropout_cnn
 
 
 def _kernel_weights(model):
@@ -33,7 +35,8 @@ def test_lenet_shapes_and_counts(builder, kernel_weights, params):
     assert dense.count_params() == params
     # Variational: one log_sigma2 per kernel weight, plus 3 scalars a layer.
     n_layers = len(keras_svd.variational_layers(variational))
-    assert variational.count_params() == params + kernel_weights + 3 * n_layers
+    # Per layer: log sigma^2, three scalars of state and the `kl` log (2).
+    assert variational.count_params() == params + kernel_weights + 5 * n_layers
     assert sum(r["weights"] for r in keras_svd.sparsity_report(variational)) == (
         kernel_weights
     )
@@ -75,12 +78,31 @@ def test_vgg_like_width(width, first, dense):
     assert not keras_svd.variational_layers(plain)
 
 
-def test_test_time_dropout_cnn_layout():
-    model = models.test_time_dropout_cnn(128, conv_rate=0.5, hidden_rate=0.9)
+def test_mc_dropout_cnn_layout():
+    model = models.mc_dropout_cnn(128, conv_rate=0.5, hidden_rate=0.9)
     drops = [l for l in model.layers if isinstance(l, PermaDropout)]
     assert [d.rate for d in drops] == [0.5, 0.5, 0.9]
     assert model.get_layer("dense_hidden").units == 128
     assert tuple(model.outputs[0].shape) == (None, 10)
+    assert model.name == "mc_dropout_cnn"
+
+
+def test_test_time_dropout_cnn_warns_and_builds_the_mc_dropout_cnn():
+    with pytest.warns(DeprecationWarning, match="mc_dropout_cnn") as record:
+        model = test_time_dropout_cnn(128, hidden_rate=0.9)
+    assert record[0].filename == __file__  # stacklevel=2: the caller's line
+    assert model.get_layer("dense_hidden").units == 128
+    assert [l.rate for l in model.layers if isinstance(l, PermaDropout)] == [
+        0.5,
+        0.5,
+        0.9,
+    ]
+
+
+def test_pytest_does_not_collect_the_imported_alias(request):
+    assert test_time_dropout_cnn.__test__ is False
+    names = [item.name for item in request.session.items]
+    assert "test_time_dropout_cnn" not in names
 
 
 @pytest.mark.parametrize(
@@ -88,8 +110,8 @@ def test_test_time_dropout_cnn_layout():
     [
         (lambda: models.lenet_300_100(variational="yes"), "variational="),
         (lambda: models.vgg_like(width=0), "Received: width=0"),
-        (lambda: models.test_time_dropout_cnn(0), "Received: hidden_units=0"),
-        (lambda: models.test_time_dropout_cnn(hidden_rate=1.0), "rate=1.0"),
+        (lambda: models.mc_dropout_cnn(0), "Received: hidden_units=0"),
+        (lambda: models.mc_dropout_cnn(hidden_rate=1.0), "rate=1.0"),
     ],
 )
 def test_bad_arguments_raise(call, match):

@@ -68,6 +68,33 @@ def test_compiled_predict_follows_the_switch_without_retracing():
     np.testing.assert_array_equal(first, after)
 
 
+def test_compiled_predict_samples_with_the_local_reparameterization_moments():
+    layer = keras_svd.layers.VariationalDense(
+        2, num_train_examples=1, train_clip=True
+    )
+    model = keras.Sequential([keras.Input((1,)), layer])
+    layer.kernel.assign(np.array([[1.0, -2.0]], "float32"))
+    layer.log_sigma2.assign(np.log(np.array([[0.25, 5000.0]], "float32")))
+    layer.bias.assign(np.array([0.5, 0.0], "float32"))
+    ones = np.ones((20000, 1), "float32")
+    with sampling_mode(model):
+        a = model.predict(ones, batch_size=20000, verbose=0)
+        b = model.predict(ones, batch_size=20000, verbose=0)
+    assert not np.allclose(a, b)
+    # Unit 0: mean theta + bias = 1.5, variance sigma^2 = 0.25. Unit 1:
+    # log alpha = log(5000 / 4) = 7.1 > 3, so pruned from the mean
+    # (train_clip), with variance alpha * theta^2 = sigma^2 = 5000. Means
+    # within 6 standard errors; the sample variance's relative standard
+    # deviation is sqrt(2 / n) = 1%, so 5% is 5 of them.
+    std_error = np.sqrt(np.array([0.25, 5000.0]) / len(ones))
+    np.testing.assert_array_less(np.abs(a.mean(0) - [1.5, 0.0]), 6 * std_error)
+    np.testing.assert_allclose(a.var(0), [0.25, 5000.0], rtol=0.05)
+    # Back to the deterministic masked product.
+    np.testing.assert_allclose(
+        model.predict(ones[:4], verbose=0), [[1.5, 0.0]] * 4, atol=1e-6
+    )
+
+
 def test_set_weight_sampling_returns_the_switched_layers():
     model = _model()
     layers = set_weight_sampling(model, True)

@@ -97,10 +97,11 @@ def test_logs_hold_exact_sparsity_compression_and_per_layer_keys():
     assert [row["kept"] for row in report] == [7, 6]
 
 
-def test_last_report_matches_sparsity_report():
+def test_last_report_is_the_measurement_of_measure_sparsity():
     model = _fixed_model()
     monitor = SparsityMonitor()
     _fit(model, [monitor], epochs=1)
+    assert monitor.last_report == keras_svd.measure_sparsity(model)
     assert monitor.last_report["rows"] == keras_svd.sparsity_report(model)
     assert monitor.last_report["compression"] == pytest.approx(
         keras_svd.compression_ratio(model)
@@ -282,6 +283,24 @@ def test_log_dir_gets_sparsity_scalars_and_log_alpha_histograms(tmp_path):
     value = tensor_util.make_ndarray(scalars[0].tensor_proto)
     assert float(value.reshape(())) == pytest.approx(EXPECTED_SPARSITY)
     assert [e.step for e in events.Tensors("log_alpha/first")] == [0, 1, 2]
+
+
+def test_integer_update_freq_writes_batch_scalars_at_the_optimizer_step(
+    tmp_path,
+):
+    monitor = SparsityMonitor(update_freq=2, log_dir=str(tmp_path))
+    # 32 examples, batches of 4: 8 steps per epoch, a report every 2.
+    _fit(_fixed_model(), [monitor], epochs=2, batch_size=4)
+    (event_file,) = glob.glob(str(tmp_path / "sparsity" / "events.*"))
+    events = event_accumulator.EventAccumulator(
+        event_file, size_guidance={event_accumulator.TENSORS: 0}
+    )
+    events.Reload()
+    scalars = events.Tensors("batch_sparsity")
+    assert [event.step for event in scalars] == [2, 4, 6, 8, 10, 12, 14, 16]
+    value = tensor_util.make_ndarray(scalars[-1].tensor_proto)
+    assert float(value.reshape(())) == pytest.approx(EXPECTED_SPARSITY)
+    assert "step" not in monitor.last_report
 
 
 def test_histogram_freq_zero_writes_no_histogram(tmp_path):

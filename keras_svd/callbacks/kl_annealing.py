@@ -6,7 +6,9 @@ import keras
 from keras import ops
 
 from keras_svd import schedules as schedules_lib
+from keras_svd.model_utils import read_kl_log
 from keras_svd.model_utils import set_kl_weight
+from keras_svd.model_utils import variational_layers
 from keras_svd.schedules.kl_schedule import validate_beta
 from keras_svd.validation import check_verbose
 
@@ -33,8 +35,11 @@ class KLAnnealing(keras.callbacks.Callback):
     `by="epoch"` there when the steps are short.
 
     The beta of the epoch (for `by="step"`, of its last batch) is written
-    into the epoch logs as `kl_weight`, for History, CSVLogger, TensorBoard
-    and the progress bar; place monitoring callbacks after this one.
+    into the epoch logs as `kl_weight`, and the mean over the epoch's steps
+    of `sum_layers(KL) / N` as `kl` (the term of the loss before beta; see
+    `keras_svd.read_kl_log`), for History, CSVLogger, TensorBoard and the
+    progress bar, on every backend; place monitoring callbacks after this
+    one.
 
     Args:
         schedule: a `keras_svd.schedules.KLSchedule`, a plain callable
@@ -76,6 +81,9 @@ class KLAnnealing(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self._reset_state()
         model = self.model
+        if all(layer.built for layer in variational_layers(model)):
+            # Passes made outside this run (eager calls) are not its `kl`.
+            read_kl_log(model, reset=True)
         optimizer = getattr(model, "optimizer", None)
         if self.schedule.by == "step" and optimizer is None:
             raise ValueError(
@@ -103,8 +111,14 @@ class KLAnnealing(keras.callbacks.Callback):
         self._apply(self.schedule(self._epoch, self._optimizer_step()))
 
     def on_epoch_end(self, epoch, logs=None):
-        if logs is not None and self._beta is not None:
+        # `self.model`: on JAX the property syncs the training state first.
+        kl = read_kl_log(self.model, reset=True)
+        if logs is None:
+            return
+        if self._beta is not None:
             logs["kl_weight"] = self._beta
+        if kl is not None:
+            logs["kl"] = kl
 
     def _optimizer_step(self):
         iterations = self.model.optimizer.iterations
@@ -131,3 +145,6 @@ class KLAnnealing(keras.callbacks.Callback):
             setattr(result, key, copy.deepcopy(value, memo))
         result._reset_state()
         return result
+
+
+__all__ = ["KLAnnealing"]

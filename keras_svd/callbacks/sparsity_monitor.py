@@ -10,6 +10,8 @@ import numpy as np
 from keras import ops
 
 from keras_svd.model_utils import variational_layers
+from keras_svd.sparsity import measure_sparsity
+from keras_svd.sparsity import sparsity_table
 from keras_svd.validation import check_bool
 from keras_svd.validation import check_verbose
 
@@ -62,10 +64,11 @@ class SparsityMonitor(keras.callbacks.Callback):
             the logs (the model-wide keys are always written).
 
     Attributes:
-        last_report: the measurement of the last epoch of the current run:
-            a dict with `rows` (per layer: `layer`, `weights`, `kept`,
-            `sparsity`, as `keras_svd.sparsity_report`), `weights`, `kept`,
-            `sparsity` and `compression`; None before the first epoch ends.
+        last_report: the measurement of the last epoch of the current run,
+            as `keras_svd.measure_sparsity` returns it: a dict with `rows`
+            (per layer: `layer`, `weights`, `kept`, `sparsity`, as
+            `keras_svd.sparsity_report`), `weights`, `kept`, `sparsity` and
+            `compression`; None before the first epoch ends.
 
     Example:
 
@@ -137,42 +140,16 @@ class SparsityMonitor(keras.callbacks.Callback):
     # -- Measuring ----------------------------------------------------------
 
     def _measure(self, with_step=False):
-        """Counts kept weights per layer with one transfer to the host.
+        """`keras_svd.measure_sparsity` of the monitored layers.
 
-        Returns:
-            A dict with `rows` (one dict per layer: layer, weights, kept,
-            sparsity), `weights`, `kept`, `sparsity`, `compression` and, with
-            `with_step`, `step` (the optimizer's iteration count).
+        With `with_step`, the report also holds `step`, the optimizer's
+        iteration count, read in the same transfer.
         """
         # `self.model`, not `self._model`: on JAX the property syncs the
         # training state into the variables first.
         model = self.model
-        masks = [layer.pruning_mask() for layer in self._layers]
-        sizes = [int(np.prod(mask.shape)) for mask in masks]
-        counts = [ops.sum(ops.cast(mask, "int32")) for mask in masks]
-        if with_step:
-            counts.append(ops.cast(model.optimizer.iterations, "int32"))
-        counts = ops.convert_to_numpy(ops.stack(counts)).tolist()
-        step = counts.pop() if with_step else None
-        rows = [
-            {
-                "layer": layer.name,
-                "weights": size,
-                "kept": int(kept),
-                "sparsity": 1.0 - int(kept) / size,
-            }
-            for layer, size, kept in zip(self._layers, sizes, counts)
-        ]
-        total = sum(sizes)
-        kept = sum(row["kept"] for row in rows)
-        return {
-            "rows": rows,
-            "weights": total,
-            "kept": kept,
-            "sparsity": 1.0 - kept / total,
-            "compression": float("inf") if kept == 0 else total / kept,
-            "step": step,
-        }
+        step = model.optimizer.iterations if with_step else None
+        return measure_sparsity(self._layers, step=step)
 
     def _write_logs(self, report, logs):
         if logs is None:
@@ -245,7 +222,8 @@ class SparsityMonitor(keras.callbacks.Callback):
             self._writer.close()
             self._writer = None
         if self.verbose > 0 and self._layers:
-            print(format_table(self._measure()))
+            title = "SparsityMonitor: sparsity per layer"
+            print("\n" + sparsity_table(self._measure(), title=title))
 
     def __deepcopy__(self, memo):
         # A copy is for another run (keras-tuner copies the callbacks of
@@ -260,46 +238,6 @@ class SparsityMonitor(keras.callbacks.Callback):
         result._model = None
         result._reset_state()
         return result
-
-
-def format_table(report):
-    """Formats a report as the per-layer table of the paper.
-
-    Args:
-        report: the dict of `SparsityMonitor.last_report`.
-
-    Returns:
-        A multi-line string: layer, weights, kept, sparsity % per layer, the
-        totals and the compression `|W| / |W != 0|`.
-    """
-    name_width = max(
-        [len("Layer"), len("Total")] + [len(r["layer"]) for r in report["rows"]]
-    )
-    header = (
-        f"{'Layer':<{name_width}}  {'Weights':>12}  {'Kept':>12}  "
-        f"{'Sparsity %':>10}"
-    )
-    lines = ["", "SparsityMonitor: sparsity per layer", header]
-    lines.append("-" * len(header))
-    rows = report["rows"] + [
-        {
-            "layer": "Total",
-            "weights": report["weights"],
-            "kept": report["kept"],
-            "sparsity": report["sparsity"],
-        }
-    ]
-    for i, row in enumerate(rows):
-        if i == len(rows) - 1:
-            lines.append("-" * len(header))
-        lines.append(
-            f"{row['layer']:<{name_width}}  {row['weights']:>12,}  "
-            f"{row['kept']:>12,}  {100.0 * row['sparsity']:>10.2f}"
-        )
-    lines.append(
-        f"Compression |W| / |W != 0|: {report['compression']:.1f}x"
-    )
-    return "\n".join(lines)
 
 
 class _SummaryWriter:
@@ -343,3 +281,6 @@ class _SummaryWriter:
 
     def close(self):
         self._writer.close()
+
+
+__all__ = ["SparsityMonitor"]

@@ -289,3 +289,11 @@ def default_fashion_mnist_dir():
         "KERAS_SVD_FASHION_MNIST_DIR",
         os.path.join("..", "shared", "data", "fashion-mnist"),
     )
+
+
+__all__ = [
+    "default_fashion_mnist_dir",
+    "default_mnist_dir",
+    "load_idx",
+    "read_idx",
+]

@@ -351,3 +351,6 @@ def load_numpy(name, source_dir=None):
         )
         for images, labels in splits
     )
+
+
+__all__ = ["LoadedDataset", "load", "load_numpy"]

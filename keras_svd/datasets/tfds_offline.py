@@ -181,3 +181,6 @@ def prepare_offline(name, source_dir, data_dir=None, overwrite=False):
         )
     )
     return os.fspath(builder.data_dir)
+
+
+__all__ = ["prepare_offline"]

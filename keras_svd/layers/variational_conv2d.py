@@ -5,9 +5,11 @@ import math
 import keras
 from keras import ops
 
-from keras_svd.layers.variational_layer import VariationalLayer
+from keras_svd.layers.base_variational import BaseVariational
 from keras_svd.validation import check_positive_int
 from keras_svd.validation import is_integer
+
+__all__ = ["VariationalConv2D"]
 
 
 def _pair(value, name):
@@ -27,7 +29,7 @@ def _pair(value, name):
 
 
 @keras.saving.register_keras_serializable(package="keras_svd")
-class VariationalConv2D(VariationalLayer, keras.layers.Layer):
+class VariationalConv2D(BaseVariational):
     """2D convolution with a learned dropout rate per weight.
 
     Sparse Variational Dropout (Molchanov, Ashukha & Vetrov, ICML 2017) for
@@ -52,21 +54,12 @@ class VariationalConv2D(VariationalLayer, keras.layers.Layer):
             Keras default from `keras.config.image_data_format()`).
         dilation_rate: int or tuple of 2 ints (default 1).
         groups: positive integer dividing `filters` and the input channels.
-        activation: activation function; default none.
-        use_bias: whether the layer uses a bias vector (never noisy).
-        kernel_initializer: initializer for theta, the kernel.
-        bias_initializer: initializer for the bias.
-        kernel_regularizer: regularizer for the kernel.
-        bias_regularizer: regularizer for the bias.
-        activity_regularizer: regularizer for the output.
-        kernel_constraint: constraint for the kernel.
-        bias_constraint: constraint for the bias.
-        log_sigma2_init: initial value of every log sigma^2 (default -10).
-        threshold: log alpha at and above which a weight is pruned (3.0).
-        train_clip: use the pruned kernel for the mean in training.
-        num_train_examples: N, the number of training examples.
-        kl_weight: beta, the initial weight of the KL term.
-        seed: integer seed of the layer's noise generator.
+        activation, use_bias, kernel_initializer, bias_initializer,
+        kernel_regularizer, bias_regularizer, activity_regularizer,
+        kernel_constraint, bias_constraint: as for `keras.layers.Conv2D`.
+        log_sigma2_init, threshold, train_clip, num_train_examples,
+        kl_weight, seed: the variational arguments of
+            `keras_svd.layers.BaseVariational`.
 
     Call arguments:
         inputs: 4D tensor.
@@ -93,6 +86,8 @@ class VariationalConv2D(VariationalLayer, keras.layers.Layer):
     keras_svd.set_num_train_examples(model, 60000)
     ```
     """
+
+    plain_layer_class = keras.layers.Conv2D
 
     def __init__(
         self,
@@ -149,110 +144,42 @@ class VariationalConv2D(VariationalLayer, keras.layers.Layer):
                 "strides > 1 cannot be combined with dilation_rate > 1. "
                 f"Received: strides={strides}, dilation_rate={dilation_rate}"
             )
-        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        self.filters = int(filters)
+        super().__init__(**self.arguments_of(locals()))
+        self.filters = filters
         self.kernel_size = kernel_size
         self.strides = strides
         self.padding = padding.lower()
         self.data_format = data_format
         self.dilation_rate = dilation_rate
         self.groups = int(groups)
-        self.activation = keras.activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
-        self.kernel_constraint = keras.constraints.get(kernel_constraint)
-        self.bias_constraint = keras.constraints.get(bias_constraint)
-        self._init_variational(
-            log_sigma2_init=log_sigma2_init,
-            threshold=threshold,
-            train_clip=train_clip,
-            num_train_examples=num_train_examples,
-            kl_weight=kl_weight,
-            seed=seed,
-        )
         self.input_spec = keras.InputSpec(ndim=4)
 
     @property
-    def _channel_axis(self):
+    def channel_axis(self):
         return -1 if self.data_format == "channels_last" else 1
 
-    def build(self, input_shape):
-        if len(input_shape) != 4:
-            raise ValueError(
-                f"{type(self).__name__} expects 4D inputs "
-                "(batch, rows, cols, channels) or (batch, channels, rows, "
-                f"cols). Received: input_shape={tuple(input_shape)}"
-            )
-        channels = input_shape[self._channel_axis]
+    def compute_kernel_shape(self, input_shape):
+        channels = None if len(input_shape) != 4 else input_shape[
+            self.channel_axis
+        ]
         if channels is None or channels % self.groups:
             raise ValueError(
-                f"{type(self).__name__} needs a known number of input "
-                f"channels divisible by groups={self.groups}. "
+                f"{type(self).__name__} expects 4D inputs (batch, rows, cols, "
+                "channels) or (batch, channels, rows, cols) with a known "
+                f"number of channels divisible by groups={self.groups}. "
                 f"Received: input_shape={tuple(input_shape)}"
             )
-        kernel_shape = self.kernel_size + (
-            channels // self.groups,
-            self.filters,
-        )
-        self.kernel = self.add_weight(
-            name="kernel",
-            shape=kernel_shape,
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
-        self._build_variational(kernel_shape)
-        if self.use_bias:
-            self.bias = self.add_weight(
-                name="bias",
-                shape=(self.filters,),
-                initializer=self.bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
-        else:
-            self.bias = None
-        self._build_state()
-        self.input_spec = keras.InputSpec(
-            ndim=4, axes={self._channel_axis: channels}
-        )
+        return self.kernel_size + (channels // self.groups, self.filters)
 
-    def _convolve(self, x, kernel):
+    def linear_op(self, inputs, kernel):
         return ops.conv(
-            x,
+            inputs,
             kernel,
             strides=self.strides,
             padding=self.padding,
             data_format=self.data_format,
             dilation_rate=self.dilation_rate,
         )
-
-    def call(self, inputs, training=None):
-        return self._forward(inputs, training, self._convolve)
-
-    def _deterministic_class(self):
-        return keras.layers.Conv2D
-
-    def _deterministic_input_shape(self):
-        channels = self.kernel.shape[2] * self.groups
-        if self.data_format == "channels_last":
-            return (None, None, None, channels)
-        return (None, channels, None, None)
-
-    def _finish(self, outputs):
-        if self.bias is not None:
-            if self.data_format == "channels_last":
-                outputs = ops.add(outputs, self.bias)
-            else:
-                outputs = ops.add(
-                    outputs, ops.reshape(self.bias, (1, self.filters, 1, 1))
-                )
-        if self.activation is not None:
-            outputs = self.activation(outputs)
-        return outputs
 
     def compute_output_shape(self, input_shape):
         if self.data_format == "channels_last":
@@ -274,18 +201,13 @@ class VariationalConv2D(VariationalLayer, keras.layers.Layer):
         return (input_shape[0], self.filters, *new_spatial)
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "filters": self.filters,
-                "kernel_size": self.kernel_size,
-                "strides": self.strides,
-                "padding": self.padding,
-                "data_format": self.data_format,
-                "dilation_rate": self.dilation_rate,
-                "groups": self.groups,
-            }
-        )
-        config.update(self._linear_config())
-        config.update(self._variational_config())
-        return config
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "data_format": self.data_format,
+            "dilation_rate": self.dilation_rate,
+            "groups": self.groups,
+        }

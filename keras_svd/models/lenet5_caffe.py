@@ -47,3 +47,6 @@ def lenet5_caffe(
         ],
         name=name,
     )
+
+
+__all__ = ["lenet5_caffe"]

@@ -46,3 +46,6 @@ def lenet_300_100(
         ],
         name=name,
     )
+
+
+__all__ = ["lenet_300_100"]

@@ -84,3 +84,6 @@ def vgg_like(
         make.dense(num_classes, name="logits"),
     ]
     return keras.Sequential(layers, name=name)
+
+
+__all__ = ["vgg_like"]

@@ -33,3 +33,6 @@ class Constant(KLSchedule):
 
     def get_config(self):
         return {"value": self.value}
+
+
+__all__ = ["Constant"]

@@ -64,3 +64,6 @@ class FunctionSchedule(KLSchedule):
         if isinstance(function, dict):
             function = keras.saving.deserialize_keras_object(function)
         return cls(function, **config)
+
+
+__all__ = ["FunctionSchedule"]

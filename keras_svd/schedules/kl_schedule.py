@@ -129,3 +129,6 @@ class KLSchedule:
             f"{key}={value!r}" for key, value in self.get_config().items()
         )
         return f"{type(self).__name__}({arguments})"
+
+
+__all__ = ["KLSchedule"]

@@ -82,3 +82,6 @@ class LinearWarmup(KLSchedule):
             "final": self.final,
             "by": self.by,
         }
+
+
+__all__ = ["LinearWarmup"]

@@ -48,3 +48,6 @@ class PaperWarmup(LinearWarmup):
 
     def get_config(self):
         return {}
+
+
+__all__ = ["PaperWarmup"]

@@ -9,6 +9,8 @@ import tensorflow_datasets as tfds
 
 from keras_svd.datasets import prepare_offline
 
+pytestmark = pytest.mark.tensorflow_only("TFDS builders and tfds.load")
+
 
 def _examples(data_dir, name, split):
     """The (image bytes, label) pairs read back by the stock `tfds.load`."""

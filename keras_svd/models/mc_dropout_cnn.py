@@ -1,19 +1,21 @@
 """The CNN of the dropout-at-test-time experiment (Monte-Carlo dropout)."""
 
+import warnings
+
 import keras
 
 from keras_svd.layers.perma_dropout import PermaDropout
 from keras_svd.validation import check_positive_int
 
 
-def test_time_dropout_cnn(
+def mc_dropout_cnn(
     hidden_units=500,
     conv_rate=0.5,
     hidden_rate=0.5,
     input_shape=(28, 28, 1),
     num_classes=10,
     seed=None,
-    name="test_time_dropout_cnn",
+    name="mc_dropout_cnn",
 ):
     """Builds the CNN whose dropout stays on at inference.
 
@@ -39,7 +41,7 @@ def test_time_dropout_cnn(
     Example:
 
     ```python
-    model = keras_svd.models.test_time_dropout_cnn(128, hidden_rate=0.9)
+    model = keras_svd.models.mc_dropout_cnn(128, hidden_rate=0.9)
     ```
     """
     hidden_units = check_positive_int(hidden_units, "hidden_units")
@@ -65,3 +67,24 @@ def test_time_dropout_cnn(
         ],
         name=name,
     )
+
+
+def test_time_dropout_cnn(*args, **kwargs):
+    """Deprecated alias of `mc_dropout_cnn`; warns and calls it.
+
+    The old name starts with `test_`, so pytest collected it in any test
+    module that imported it.
+    """
+    warnings.warn(
+        "keras_svd.models.test_time_dropout_cnn is deprecated; use "
+        "keras_svd.models.mc_dropout_cnn.",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return mc_dropout_cnn(*args, **kwargs)
+
+
+# Not a test, whatever its name: pytest skips it where it is imported.
+test_time_dropout_cnn.__test__ = False
+
+__all__ = ["mc_dropout_cnn"]

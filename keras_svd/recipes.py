@@ -1,4 +1,4 @@
-"""The training protocols: the paper's (from the authors' code) and a quick one."""
+"""The training recipes: the paper's (from the authors' code) and a quick one."""
 
 import dataclasses
 
@@ -19,11 +19,11 @@ PAPER_RESULTS = {
     },
 }
 
-PROTOCOL_NAMES = ("paper", "quick")
+RECIPE_NAMES = ("paper", "quick")
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainingProtocol:
+class TrainingRecipe:
     """How a model is trained: optimizer, schedules, epochs, batch size.
 
     Attributes:
@@ -58,15 +58,15 @@ class TrainingProtocol:
         return self.learning_rate * (self.epochs - epoch) / (self.epochs - half)
 
 
-def get_protocol(name, model_name, epochs=None, batch_size=None):
-    """Returns the `TrainingProtocol` for a model.
+def get_recipe(name, model_name, epochs=None, batch_size=None):
+    """Returns the `TrainingRecipe` for a model.
 
-    The paper's protocol (from the authors' code): batch 100; Adam with
+    The paper's recipe (from the authors' code): batch 100; Adam with
     beta1 = 0.9 and learning rate 1e-3; inputs in [0, 1]; KL weight 0 for
     epochs 0-4, then linear to 1 at epoch 20; `train_clip` on; 200 epochs.
     LeNet-300-100: learning rate constant to epoch 100, then linear to 0 at
     epoch 200. LeNet-5-Caffe (and the others): linear from 1e-3 to 0 over the
-    200 epochs. The quick protocol: 3 epochs with the KL weight rising
+    200 epochs. The quick recipe: 3 epochs with the KL weight rising
     linearly from 0 to 1 over them, for tests and notebooks.
 
     Args:
@@ -76,18 +76,18 @@ def get_protocol(name, model_name, epochs=None, batch_size=None):
         batch_size: overrides the batch size.
 
     Returns:
-        A `TrainingProtocol`.
+        A `TrainingRecipe`.
     """
-    if name not in PROTOCOL_NAMES:
+    if name not in RECIPE_NAMES:
         raise ValueError(
-            f"protocol must be one of {', '.join(PROTOCOL_NAMES)}. "
-            f"Received: protocol={name!r}"
+            f"recipe must be one of {', '.join(RECIPE_NAMES)}. "
+            f"Received: recipe={name!r}"
         )
     epochs = check_positive_int(epochs, "epochs", allow_none=True)
     batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
     batch_size = batch_size or 100
     if name == "paper":
-        return TrainingProtocol(
+        return TrainingRecipe(
             name="paper",
             epochs=epochs or 200,
             batch_size=batch_size,
@@ -99,7 +99,7 @@ def get_protocol(name, model_name, epochs=None, batch_size=None):
             train_clip=True,
         )
     epochs = epochs or 3
-    return TrainingProtocol(
+    return TrainingRecipe(
         name="quick",
         epochs=epochs,
         batch_size=batch_size,
@@ -108,3 +108,6 @@ def get_protocol(name, model_name, epochs=None, batch_size=None):
         kl_schedule=schedules.LinearWarmup(start=0, end=max(epochs - 1, 1)),
         train_clip=True,
     )
+
+
+__all__ = ["PAPER_RESULTS", "RECIPE_NAMES", "TrainingRecipe", "get_recipe"]

@@ -1,0 +1,202 @@
+"""Sparsity of the variational layers: one measurement and the paper's table.
+
+`measure_sparsity` counts, per variational layer, the kernel weights that
+are kept (log alpha below the layer's `threshold`) and returns a report;
+`sparsity_report` and `compression_ratio` are views of that report, and
+`sparsity_table` formats it as the per-layer table of Molchanov, Ashukha &
+Vetrov (ICML 2017). `keras_svd.callbacks.SparsityMonitor`, the training
+helpers and the `keras-svd` command all use these.
+"""
+
+import math
+
+from keras import ops
+
+from keras_svd.layers import is_variational
+from keras_svd.model_utils import variational_layers
+
+
+def _layers_of(model):
+    if isinstance(model, (list, tuple)):
+        layers = list(model)
+        for layer in layers:
+            if not is_variational(layer):
+                raise ValueError(
+                    "Every layer must be a variational layer (with "
+                    "`log_alpha()`, `kl_divergence()`, `pruning_mask()` and "
+                    f"`threshold`). Received: layer={layer!r}"
+                )
+    else:
+        layers = variational_layers(model)
+    if not layers:
+        raise ValueError(
+            "The model has no variational layer (VariationalDense, "
+            f"VariationalConv2D, ...). Received: model={model!r}"
+        )
+    return layers
+
+
+def measure_sparsity(model, step=None):
+    """Counts the kept kernel weights of every variational layer.
+
+    A weight is pruned when its log alpha is at or above the layer's
+    `threshold`; only kernels count, as in the paper's tables. The counts
+    are integers computed where the weights live (GPU included) from each
+    layer's `pruning_mask()`, and brought to the host in one transfer: a
+    vector of one integer per layer (plus `step`).
+
+    Args:
+        model: a Keras model (or layer) containing variational layers,
+            nested models included, or a list of variational layers.
+        step: optional scalar tensor or variable (such as
+            `model.optimizer.iterations`) read in the same transfer.
+
+    Returns:
+        A dict with `rows` (one dict per layer: `layer` (name), `weights`
+        (kernel size), `kept` (weights kept) and `sparsity` (the fraction
+        pruned, in [0, 1])), the model's totals `weights`, `kept` and
+        `sparsity`, and `compression` (`weights / kept`, the paper's
+        `|W| / |W != 0|`; `inf` when every weight is pruned). With `step`,
+        also `step`, an int.
+
+    Raises:
+        ValueError: when there is no variational layer.
+
+    Example:
+
+    ```python
+    report = keras_svd.measure_sparsity(model)
+    print(report["sparsity"], report["compression"])
+    print(keras_svd.sparsity_table(report))
+    ```
+    """
+    layers = _layers_of(model)
+    masks = [layer.pruning_mask() for layer in layers]
+    sizes = [math.prod(mask.shape) for mask in masks]
+    # int32: a float32 sum is inexact past 2^24 weights.
+    counts = [ops.sum(ops.cast(mask, "int32")) for mask in masks]
+    if step is not None:
+        counts.append(ops.cast(step, "int32"))
+    counts = ops.convert_to_numpy(ops.stack(counts)).tolist()
+    measured_step = counts.pop() if step is not None else None
+    rows = [
+        {
+            "layer": layer.name,
+            "weights": int(size),
+            "kept": int(kept),
+            "sparsity": 1.0 - int(kept) / size,
+        }
+        for layer, size, kept in zip(layers, sizes, counts)
+    ]
+    total = sum(row["weights"] for row in rows)
+    kept = sum(row["kept"] for row in rows)
+    report = {
+        "rows": rows,
+        "weights": total,
+        "kept": kept,
+        "sparsity": 1.0 - kept / total,
+        "compression": float("inf") if kept == 0 else total / kept,
+    }
+    if step is not None:
+        report["step"] = int(measured_step)
+    return report
+
+
+def sparsity_report(model):
+    """Per-layer counts of kept and pruned kernel weights.
+
+    A weight is pruned when its log alpha is at or above the layer's
+    `threshold`. Only kernels count, as in the paper's tables.
+
+    Args:
+        model: a Keras model containing variational layers.
+
+    Returns:
+        A list of dicts, one per variational layer, with keys `layer` (name),
+        `weights` (kernel size), `kept` (weights kept) and `sparsity` (the
+        fraction pruned, in [0, 1]).
+
+    Example:
+
+    ```python
+    for row in keras_svd.sparsity_report(model):
+        print(f"{row['layer']}: {100 * row['sparsity']:.1f}% pruned")
+    ```
+    """
+    return measure_sparsity(model)["rows"]
+
+
+def compression_ratio(model):
+    """All kernel weights divided by the kept ones (biases excluded).
+
+    Args:
+        model: a Keras model containing variational layers.
+
+    Returns:
+        A float >= 1; `inf` when every weight is pruned.
+    """
+    return measure_sparsity(model)["compression"]
+
+
+def sparsity_table(report, title=None):
+    """Formats a sparsity report as the per-layer table of the paper.
+
+    Args:
+        report: a dict as returned by `measure_sparsity` (`rows` of
+            `layer`, `weights`, `kept`, `sparsity`; totals `weights`,
+            `kept`, `sparsity`; `compression`). Rows may hold more keys.
+        title: optional first line.
+
+    Returns:
+        A multi-line string: layer, weights, kept and sparsity % per layer,
+        the totals, and the compression `|W| / |W != 0|`.
+
+    Example:
+
+    ```python
+    print(keras_svd.sparsity_table(keras_svd.measure_sparsity(model)))
+    ```
+    """
+    total = {
+        "layer": "Total",
+        "weights": report["weights"],
+        "kept": report["kept"],
+        "sparsity": report["sparsity"],
+    }
+    rows = [
+        (
+            row["layer"],
+            f"{row['weights']:,}",
+            f"{row['kept']:,}",
+            f"{100.0 * row['sparsity']:.2f}",
+        )
+        for row in [*report["rows"], total]
+    ]
+    headers = ("Layer", "Weights", "Kept", "Sparsity %")
+    widths = [
+        max(len(cells[i]) for cells in [headers, *rows])
+        for i in range(len(headers))
+    ]
+
+    def line(cells):
+        name, *numbers = cells
+        return "  ".join(
+            [f"{name:<{widths[0]}}"]
+            + [f"{cell:>{width}}" for cell, width in zip(numbers, widths[1:])]
+        )
+
+    rule = "-" * len(line(headers))
+    lines = [] if title is None else [title]
+    lines += [line(headers), rule, *map(line, rows[:-1]), rule, line(rows[-1])]
+    compression = report["compression"]
+    ratio = f"{compression:.1f}x" if math.isfinite(compression) else "inf"
+    lines.append(f"Compression |W| / |W != 0|: {ratio}")
+    return "\n".join(lines)
+
+
+__all__ = [
+    "compression_ratio",
+    "measure_sparsity",
+    "sparsity_report",
+    "sparsity_table",
+]

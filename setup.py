@@ -24,6 +24,9 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     packages=find_packages(include=["keras_svd", "keras_svd.*"]),
+    # The command's launcher, outside the package so that `--help` does not
+    # import TensorFlow.
+    py_modules=["keras_svd_cli"],
     python_requires=">=3.9",
     install_requires=[
         "keras>=3",
@@ -44,6 +47,6 @@ setup(
         "backends": ["jax", "torch"],
     },
     entry_points={
-        "console_scripts": ["keras-svd = keras_svd.cli:main"],
+        "console_scripts": ["keras-svd = keras_svd_cli:main"],
     },
 )

@@ -1,77 +1,48 @@
-"""The `keras-svd` command: train the paper's networks, report a saved model."""
+"""The `keras-svd` command: train the paper's networks, report a saved model.
 
-import argparse
+The arguments are parsed by `keras_svd_cli` (outside the package, so that
+`--help` answers without importing TensorFlow); this module runs the
+commands.
+"""
+
 import json
+import logging
 import os
 import sys
+import zipfile
 
-from keras_svd import models
-from keras_svd.recipes import RECIPE_NAMES
+import keras_svd_cli
 
-DATASETS = ("mnist", "fashion_mnist", "fashion-mnist", "cifar10")
+__all__ = ["main", "run"]
 
 
-def _positive_int(text):
+def main(argv=None):
+    """Entry point of the `keras-svd` command (see `keras_svd_cli.main`)."""
+    return keras_svd_cli.main(argv)
+
+
+def silence_tensorflow_logs():
+    """Keeps TensorFlow's Python-side log (retracing warnings...) quiet."""
+    if "tensorflow" in sys.modules:
+        sys.modules["tensorflow"].get_logger().setLevel(logging.ERROR)
+
+
+def run(args):
+    """Runs a parsed command; a user error exits with its message."""
+    from keras_svd.datasets import DatasetUnavailableError
+
     try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or value < 1:
-        raise argparse.ArgumentTypeError(
-            f"must be a positive integer, got {text!r}"
-        )
-    return value
-
-
-def _parser():
-    parser = argparse.ArgumentParser(
-        prog="keras-svd",
-        description="Sparse Variational Dropout for Keras: train the "
-        "paper's networks and report their sparsity.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    train = sub.add_parser(
-        "train",
-        help="train a variational model and print the paper's table",
-        description="Train a variational model of the zoo with the paper's "
-        "recipe (default) or a quick one; print the result table and write "
-        "result.json, history.csv and model.keras into --output.",
-    )
-    train.add_argument("model", choices=sorted(models.MODELS), metavar="MODEL",
-                       help="one of: " + ", ".join(sorted(models.MODELS)))
-    train.add_argument("--dataset", default="mnist", choices=DATASETS)
-    train.add_argument("--epochs", type=_positive_int, default=None,
-                       help="override the recipe's epochs (200 / 3)")
-    train.add_argument("--batch-size", type=_positive_int, default=None,
-                       help="override the recipe's batch size (100)")
-    train.add_argument("--data-dir", default=None,
-                       help="folder of the four IDX files (offline); default: "
-                       "$KERAS_SVD_LOCAL_DATA, else download with TFDS")
-    train.add_argument("--tfds-dir", default=None,
-                       help="TFDS data folder (default: TFDS's own)")
-    train.add_argument("--output", default="keras-svd-output",
-                       help="output folder (default: keras-svd-output)")
-    train.add_argument("--recipe", default="paper", choices=RECIPE_NAMES,
-                       help="training recipe: the paper's (200 epochs) or a "
-                       "quick one (3 epochs); default: paper")
-    # The flag's former name, still accepted.
-    train.add_argument("--protocol", dest="recipe", choices=RECIPE_NAMES,
-                       default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    train.add_argument("--train-size", type=_positive_int, default=None,
-                       help="use only the first N training examples")
-    train.add_argument("--test-size", type=_positive_int, default=None,
-                       help="use only the first N test examples")
-    train.add_argument("--seed", type=int, default=None)
-    train.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1)
-
-    report = sub.add_parser(
-        "report", help="print the per-layer sparsity table of a saved model"
-    )
-    report.add_argument("path", metavar="MODEL.keras")
-    report.add_argument("--json", action="store_true",
-                        help="print JSON instead of the table")
-    return parser
+        if args.command == "train":
+            _train(args)
+        else:
+            _report(args)
+    except DatasetUnavailableError as e:
+        raise SystemExit(
+            "keras-svd: error: " + e.message("--data-dir DIR")
+        ) from None
+    except (ValueError, FileNotFoundError, RuntimeError) as e:
+        raise SystemExit(f"keras-svd: error: {e}") from None
+    return 0
 
 
 def _train(args):
@@ -84,6 +55,14 @@ def _train(args):
             "train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and "
             "t10k-labels-idx1-ubyte.gz)"
         )
+    verbose = args.verbose
+    if verbose == 1 and not sys.stdout.isatty():
+        # No progress bar (carriage returns) in a log file: a line an epoch.
+        verbose = 2
+    if args.verbose < 2 and not sys.stderr.isatty():
+        import tensorflow_datasets as tfds
+
+        tfds.disable_progress_bar()
     result = training.train(
         args.model,
         dataset=args.dataset,
@@ -96,49 +75,78 @@ def _train(args):
         train_size=args.train_size,
         test_size=args.test_size,
         seed=args.seed,
-        verbose=args.verbose,
+        verbose=verbose,
     )
     print(training.result_table(result))
-    print(f"Wrote {os.path.join(args.output, 'result.json')} and "
-          f"{os.path.join(args.output, 'model.keras')}")
+    files = [
+        os.path.join(args.output, name)
+        for name in training.OUTPUT_FILES
+    ]
+    print(f"Wrote {', '.join(files[:-1])} and {files[-1]}")
 
 
 def _report(args):
-    if not os.path.isfile(args.path):
-        raise SystemExit(f"keras-svd: error: no such file: {args.path!r}")
+    path = args.path
+    if not os.path.isfile(path):
+        raise SystemExit(f"keras-svd: error: no such file: {path!r}")
+    problem = _keras_file_problem(path)
+    if problem:
+        raise SystemExit(f"keras-svd: error: {path!r} {problem}")
     import keras
 
     from keras_svd import training
+    from keras_svd.model_utils import variational_layers
+    from keras_svd.sparsity import measure_zeros
     from keras_svd.sparsity import sparsity_table
 
     try:
-        model = keras.saving.load_model(args.path)
+        model = keras.saving.load_model(path)
     except Exception as e:  # Keras raises many types for a bad file.
         raise SystemExit(
-            f"keras-svd: error: cannot load {args.path!r} as a Keras model: "
-            f"{type(e).__name__}: {e}"
-        )
-    try:
+            f"keras-svd: error: {path!r} is a .keras archive, but Keras "
+            f"could not load the model in it: {type(e).__name__}: {e}"
+        ) from None
+    if variational_layers(model):
         result = training.model_result(model)
-    except ValueError as e:
-        raise SystemExit(f"keras-svd: error: {e}")
+        title = None
+    else:
+        result = training.result_from_report(measure_zeros(model))
+        result["plain_model"] = True
+        title = (
+            f"{model.name}: a plain model (no variational layers); its zero "
+            "weights count as pruned"
+        )
     if args.json:
         print(json.dumps(result, indent=2))
         return
-    print(sparsity_table(training.sparsity_of(result)))
+    print(sparsity_table(training.sparsity_of(result), title=title))
 
 
-def main(argv=None):
-    """Entry point of the `keras-svd` console script."""
-    args = _parser().parse_args(argv)
+def _keras_file_problem(path):
+    """What makes `path` not a `.keras` file, or None when it looks like one."""
+    if not zipfile.is_zipfile(path):
+        return (
+            "is not a .keras file: it is not a zip archive (a .keras file "
+            "is a zip of config.json, metadata.json and model.weights.h5; "
+            "is it truncated, or another format such as .h5?)"
+        )
     try:
-        if args.command == "train":
-            _train(args)
-        else:
-            _report(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as e:
-        raise SystemExit(f"keras-svd: error: {e}")
-    return 0
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError) as e:
+        return f"is a damaged zip archive: {e}"
+    if bad is not None:
+        return f"is a damaged zip archive: {bad!r} fails its checksum"
+    missing = [
+        name for name in ("config.json", "model.weights.h5") if name not in names
+    ]
+    if missing:
+        return (
+            "is a zip archive but not a .keras file: it lacks "
+            + " and ".join(missing)
+        )
+    return None
 
 
 if __name__ == "__main__":

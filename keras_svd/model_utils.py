@@ -5,6 +5,8 @@ Every function finds layers through `keras_svd.layers.VariationalProtocol`
 wrappers, so none of them depends on the concrete layer classes.
 """
 
+import warnings
+
 import numpy as np
 from keras import ops
 
@@ -59,8 +61,30 @@ def variational_layers(model):
     return found
 
 
-def _require_layers(model):
-    layers = variational_layers(model)
+def require_variational_layers(model):
+    """The variational layers of `model` (or a list of them), never none.
+
+    Args:
+        model: a Keras model or layer, or a list of variational layers.
+
+    Returns:
+        A non-empty list of layers implementing the protocol.
+
+    Raises:
+        ValueError: when there is no variational layer, or a listed layer
+            does not implement the protocol.
+    """
+    if isinstance(model, (list, tuple)):
+        layers = list(model)
+        for layer in layers:
+            if not is_variational(layer, strict=True):
+                raise ValueError(
+                    "Every layer must implement "
+                    "keras_svd.layers.VariationalProtocol. "
+                    f"Received: layer={layer!r}"
+                )
+    else:
+        layers = variational_layers(model)
     if not layers:
         raise ValueError(
             "The model has no variational layer (VariationalDense, "
@@ -91,7 +115,7 @@ def set_num_train_examples(model, num_train_examples):
     ```
     """
     check_positive_int(num_train_examples, "num_train_examples")
-    layers = _require_layers(model)
+    layers = require_variational_layers(model)
     for layer in layers:
         layer.set_num_train_examples(int(num_train_examples))
     return layers
@@ -108,45 +132,111 @@ def set_kl_weight(model, kl_weight):
         The list of variational layers that were updated.
     """
     check_finite_number(kl_weight, "kl_weight", minimum=0)
-    layers = _require_layers(model)
+    layers = require_variational_layers(model)
     for layer in layers:
         layer.set_kl_weight(kl_weight)
     return layers
 
 
 def read_kl_log(model, reset=True):
-    """The mean `sum_layers(KL) / N` of the training passes since a reset.
+    """The KL terms of the training passes since the last reset.
 
-    Every variational layer adds its `KL / N` and a count of one to its
-    `kl_log_variable()` in each training pass (on every backend, JAX's
-    stateless train step included). This reads all of them with one
-    transfer to the host and, with `reset`, sets them back to zeros.
-    `KLAnnealing` writes the result into the logs as `kl`.
+    Every variational layer adds its `KL / N`, its loss term
+    `beta * KL / N` and a count of one to its `kl_log_variable()` in each
+    training pass (on every backend, JAX's stateless train step included).
+    This reads all of them with one transfer to the host and, with `reset`,
+    sets them back to zeros. `KLAnnealing` writes the result into the logs.
 
     Args:
         model: a built Keras model containing variational layers.
         reset: set the layers' logs back to zeros after reading.
 
     Returns:
-        A float, or None when no training pass ran since the last reset.
+        None when no training pass ran since the last reset, else a dict:
+        `kl`, the mean over the passes of `sum_layers(KL) / N` (the KL term
+        before beta), and `kl_loss`, the mean of `sum_layers(beta * KL / N)`
+        (what the KL added to the loss).
     """
-    variables = [layer.kl_log_variable() for layer in _require_layers(model)]
+    variables = [
+        layer.kl_log_variable() for layer in require_variational_layers(model)
+    ]
     values = ops.convert_to_numpy(ops.stack([v.value for v in variables]))
     if reset:
         for variable in variables:
-            variable.assign(np.zeros((2,), "float32"))
-    # Every layer counts the same passes; a layer the model skipped counts 0.
-    passes = values[:, 1]
+            variable.assign(np.zeros(variable.shape, "float32"))
+    passes = values[:, 2]
     if not np.any(passes > 0):
         return None
-    means = np.divide(
-        values[:, 0], passes, out=np.zeros_like(passes), where=passes > 0
-    )
-    return float(np.sum(means))
+    # A layer the model did not run in some passes counts fewer of them.
+    seen = passes > 0
+    means = values[seen, :2] / passes[seen, None]
+    kl, kl_loss = np.sum(means, axis=0)
+    return {"kl": float(kl), "kl_loss": float(kl_loss)}
+
+
+def kl_inactive_reason(model):
+    """Why the KL term of `model` did nothing in training, or None.
+
+    Args:
+        model: a Keras model containing variational layers.
+
+    Returns:
+        A sentence for the user when a layer has no N (its KL is left out
+        of the loss) or every layer's beta is 0, else None.
+    """
+    layers = require_variational_layers(model)
+    without_n = [
+        layer.name
+        for layer in layers
+        if getattr(layer, "num_train_examples", 0) is None
+    ]
+    if without_n:
+        return (
+            f"{', '.join(without_n)} trained without N, the number of "
+            "training examples, so their KL term was left out of the loss "
+            "and nothing was sparsified. Call "
+            "keras_svd.set_num_train_examples(model, len(x_train)) before "
+            "fit."
+        )
+    betas = [float(getattr(layer, "kl_weight", 1.0)) for layer in layers]
+    if max(betas) == 0.0:
+        return (
+            "The KL weight beta was still 0 when fit ended, so the KL term "
+            "never entered the loss and nothing was sparsified (compression "
+            "stays near 1x). A warm-up schedule keeps beta at 0 for its first "
+            "epochs (PaperWarmup: 5, then a ramp to 1 at epoch 20): train "
+            "for more epochs, or choose a shorter warm-up, e.g. "
+            "keras_svd.schedules.LinearWarmup(0, epochs - 1)."
+        )
+    return None
+
+
+def run_id(model):
+    """Tells one `fit` call of `model` from the next (its optimizer step)."""
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        return None
+    return int(ops.convert_to_numpy(optimizer.iterations))
+
+
+def warn_if_kl_inactive(model, run_id):
+    """Warns once per `run_id` (e.g. a `fit` call) with `kl_inactive_reason`.
+
+    `KLAnnealing` and `SparsityMonitor` both call this at the end of `fit`;
+    the first one warns, the second finds the same run and stays quiet.
+    """
+    if getattr(model, "_keras_svd_kl_checked", None) == run_id:
+        return
+    model._keras_svd_kl_checked = run_id
+    reason = kl_inactive_reason(model)
+    if reason is not None:
+        warnings.warn(reason, UserWarning, stacklevel=3)
 
 
 __all__ = [
+    "kl_inactive_reason",
     "read_kl_log",
+    "require_variational_layers",
     "set_kl_weight",
     "set_num_train_examples",
     "variational_layers",

@@ -12,28 +12,7 @@ import math
 
 from keras import ops
 
-from keras_svd.layers import is_variational
-from keras_svd.model_utils import variational_layers
-
-
-def _layers_of(model):
-    if isinstance(model, (list, tuple)):
-        layers = list(model)
-        for layer in layers:
-            if not is_variational(layer):
-                raise ValueError(
-                    "Every layer must be a variational layer (with "
-                    "`log_alpha()`, `kl_divergence()`, `pruning_mask()` and "
-                    f"`threshold`). Received: layer={layer!r}"
-                )
-    else:
-        layers = variational_layers(model)
-    if not layers:
-        raise ValueError(
-            "The model has no variational layer (VariationalDense, "
-            f"VariationalConv2D, ...). Received: model={model!r}"
-        )
-    return layers
+from keras_svd.model_utils import require_variational_layers
 
 
 def measure_sparsity(model, step=None):
@@ -70,7 +49,7 @@ def measure_sparsity(model, step=None):
     print(keras_svd.sparsity_table(report))
     ```
     """
-    layers = _layers_of(model)
+    layers = require_variational_layers(model)
     masks = [layer.pruning_mask() for layer in layers]
     sizes = [math.prod(mask.shape) for mask in masks]
     # int32: a float32 sum is inexact past 2^24 weights.
@@ -79,27 +58,76 @@ def measure_sparsity(model, step=None):
         counts.append(ops.cast(step, "int32"))
     counts = ops.convert_to_numpy(ops.stack(counts)).tolist()
     measured_step = counts.pop() if step is not None else None
+    report = _report([layer.name for layer in layers], sizes, counts)
+    if step is not None:
+        report["step"] = int(measured_step)
+    return report
+
+
+def _report(names, sizes, kept_counts):
     rows = [
         {
-            "layer": layer.name,
+            "layer": name,
             "weights": int(size),
             "kept": int(kept),
             "sparsity": 1.0 - int(kept) / size,
         }
-        for layer, size, kept in zip(layers, sizes, counts)
+        for name, size, kept in zip(names, sizes, kept_counts)
     ]
     total = sum(row["weights"] for row in rows)
     kept = sum(row["kept"] for row in rows)
-    report = {
+    return {
         "rows": rows,
         "weights": total,
         "kept": kept,
         "sparsity": 1.0 - kept / total,
         "compression": float("inf") if kept == 0 else total / kept,
     }
-    if step is not None:
-        report["step"] = int(measured_step)
-    return report
+
+
+def measure_zeros(model):
+    """`measure_sparsity` for a plain model: its zero kernel weights.
+
+    For a model without variational layers, such as the copy that
+    `keras_svd.strip_variational` exports (the pruned weights are zeros
+    there), every layer with a `kernel` (Dense, Conv2D, ..., nested models
+    included) gets a row whose kept weights are the non-zero ones.
+
+    Args:
+        model: a built Keras model or layer.
+
+    Returns:
+        A dict as `measure_sparsity` returns.
+
+    Raises:
+        ValueError: when no layer has a kernel.
+    """
+    layers = [
+        layer
+        for layer in _all_layers(model)
+        if getattr(layer, "kernel", None) is not None
+    ]
+    if not layers:
+        raise ValueError(
+            "The model has no layer with a kernel (Dense, Conv2D, ...) to "
+            f"count. Received: model={getattr(model, 'name', model)!r}"
+        )
+    kernels = [layer.kernel for layer in layers]
+    counts = ops.convert_to_numpy(
+        ops.stack([ops.count_nonzero(kernel) for kernel in kernels])
+    ).tolist()
+    sizes = [math.prod(kernel.shape) for kernel in kernels]
+    return _report([layer.name for layer in layers], sizes, counts)
+
+
+def _all_layers(model):
+    found, stack = [], [model]
+    while stack:
+        layer = stack.pop(0)
+        if layer not in found:
+            found.append(layer)
+            stack.extend(getattr(layer, "layers", None) or [])
+    return found
 
 
 def sparsity_report(model):
@@ -195,6 +223,7 @@ def sparsity_table(report, title=None):
 
 
 __all__ = [
+    "measure_zeros",
     "compression_ratio",
     "measure_sparsity",
     "sparsity_report",

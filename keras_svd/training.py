@@ -19,6 +19,8 @@ from keras_svd.sparsity import sparsity_table
 
 # The model-wide figures of a `measure_sparsity` report kept in a result.
 _TOTALS = ("weights", "kept", "sparsity", "compression")
+# What `run_recipe` writes into its `output` folder.
+OUTPUT_FILES = ("result.json", "history.csv", "model.keras")
 
 
 def _check_model_name(model_name):
@@ -48,7 +50,11 @@ def model_result(model):
         with `sparsity_percent` added) and the report's totals `weights`,
         `kept`, `sparsity` and `compression`.
     """
-    report = measure_sparsity(model)
+    return result_from_report(measure_sparsity(model))
+
+
+def result_from_report(report):
+    """The result-dict form of a sparsity report (see `model_result`)."""
     return {
         "layers": [
             dict(row, sparsity_percent=100.0 * row["sparsity"])
@@ -67,7 +73,8 @@ def result_table(result):
     """Formats a training result as the paper's table (one string)."""
     title = (
         f"{result['model']} on {result['dataset']} "
-        f"({result['recipe']} recipe, {result['epochs']} epochs)"
+        f"({result['recipe']} recipe, {result['epochs']} "
+        f"{'epoch' if result['epochs'] == 1 else 'epochs'})"
     )
     lines = [
         sparsity_table(sparsity_of(result), title=title),
@@ -163,6 +170,20 @@ def _fit_kwargs(data, batch_size):
     return {"x": data}
 
 
+class _MeasuredColumnsCSVLogger(keras.callbacks.CSVLogger):
+    """A `CSVLogger` whose columns are the keys of the first epoch's logs.
+
+    Keras's adds a `val_` column per key when the first epoch has none (for
+    a later validation epoch), which here, without validation data, are
+    columns of `NA` only.
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.keys is None and logs:
+            self.keys = sorted(logs)
+        super().on_epoch_end(epoch, logs)
+
+
 def run_recipe(
     model,
     recipe,
@@ -212,7 +233,7 @@ def run_recipe(
     if output is not None:
         pathlib.Path(output).mkdir(parents=True, exist_ok=True)
         callbacks.append(
-            keras.callbacks.CSVLogger(
+            _MeasuredColumnsCSVLogger(
                 str(pathlib.Path(output) / "history.csv"), append=resuming
             )
         )

@@ -1,11 +1,19 @@
 """The `keras-svd` command line, end to end on a slice of real MNIST."""
 
 import json
+import os
+import subprocess
+import sys
+import zipfile
 
 import keras
+import numpy as np
 import pytest
 
+import keras_svd_cli
 from keras_svd import cli
+from keras_svd import models
+from keras_svd import recipes
 from keras_svd import training
 
 
@@ -131,8 +139,8 @@ def test_missing_data_folder(tmp_path):
         cli.main(["train", "lenet-300-100", "--data-dir", str(missing)])
 
 
-def test_data_folder_without_idx_files(tmp_path):
-    with pytest.raises(SystemExit, match="train-images-idx3-ubyte"):
+def test_data_folder_without_idx_files_lists_them_once(tmp_path):
+    with pytest.raises(SystemExit) as info:
         cli.main(
             [
                 "train",
@@ -145,16 +153,159 @@ def test_data_folder_without_idx_files(tmp_path):
                 str(tmp_path / "out"),
             ]
         )
+    message = str(info.value)
+    assert "holds none of the four IDX files" in message
+    for name in ("train-images", "train-labels", "t10k-images", "t10k-labels"):
+        assert message.count(name) == 1, name
+    assert "--data-dir DIR" in message
 
 
-def test_report_errors(tmp_path):
+def test_report_says_what_is_wrong_with_a_file(tmp_path):
     with pytest.raises(SystemExit, match="no such file"):
         cli.main(["report", str(tmp_path / "absent.keras")])
     junk = tmp_path / "junk.keras"
     junk.write_text("not a model")
-    with pytest.raises(SystemExit, match="cannot load"):
+    with pytest.raises(SystemExit, match="not a .keras file: it is not a zip"):
         cli.main(["report", str(junk)])
-    plain = tmp_path / "plain.keras"
-    keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]).save(plain)
-    with pytest.raises(SystemExit, match="no variational layer"):
-        cli.main(["report", str(plain)])
+    other_zip = tmp_path / "other.keras"
+    with zipfile.ZipFile(other_zip, "w") as archive:
+        archive.writestr("notes.txt", "hello")
+    with pytest.raises(
+        SystemExit, match="lacks config.json and model.weights.h5"
+    ):
+        cli.main(["report", str(other_zip)])
+    # A .keras archive whose weights are cut off: Keras's own reason.
+    good = tmp_path / "good.keras"
+    keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]).save(good)
+    broken = tmp_path / "broken.keras"
+    with zipfile.ZipFile(good) as source, zipfile.ZipFile(broken, "w") as out:
+        for name in source.namelist():
+            data = source.read(name)
+            out.writestr(name, data[:40] if name.endswith(".h5") else data)
+    with pytest.raises(SystemExit, match="Keras could not load the model"):
+        cli.main(["report", str(broken)])
+
+
+def test_report_counts_the_zeros_of_a_plain_model(tmp_path, capsys):
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(3, name="hidden"),
+            keras.layers.Dense(2, name="out"),
+        ]
+    )
+    kernel = np.ones((4, 3), "float32")
+    kernel[:, 0] = 0.0  # 4 of 12 weights are zeros
+    model.get_layer("hidden").kernel.assign(kernel)
+    path = tmp_path / "plain.keras"
+    model.save(path)
+    cli.main(["report", str(path), "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert result["plain_model"] is True
+    rows = {row["layer"]: row for row in result["layers"]}
+    assert rows["hidden"]["weights"] == 12 and rows["hidden"]["kept"] == 8
+    assert rows["out"]["kept"] == 6
+    cli.main(["report", str(path)])
+    out = capsys.readouterr().out
+    assert "a plain model" in out and "zero weights count as pruned" in out
+
+
+def test_help_and_bad_arguments_do_not_import_tensorflow():
+    code = (
+        "import sys, keras_svd_cli\n"
+        "for argv in (['--help'], ['train', '--help'], ['train', 'x']):\n"
+        "    try:\n"
+        "        keras_svd_cli.main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print(sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch')"
+        " if m in sys.modules))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+    assert "--recipe {paper,quick}" in proc.stdout
+
+
+def test_launcher_names_match_the_package():
+    assert keras_svd_cli.MODEL_NAMES == tuple(sorted(models.MODELS))
+    assert keras_svd_cli.RECIPE_NAMES == recipes.RECIPE_NAMES
+
+
+def test_train_writes_plain_lines_to_a_pipe_and_names_its_files(
+    mnist_dir, tmp_path
+):
+    out = tmp_path / "run"
+    env = dict(os.environ)
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "keras_svd_cli",
+            "train",
+            "lenet-300-100",
+            "--recipe",
+            "quick",
+            "--epochs",
+            "1",
+            "--data-dir",
+            str(mnist_dir),
+            "--tfds-dir",
+            str(tmp_path / "tfds"),
+            "--output",
+            str(out),
+            "--train-size",
+            "500",
+            "--test-size",
+            "200",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # One line per epoch: no progress bar's carriage returns or colours.
+    assert "\r" not in proc.stdout and "\x1b[" not in proc.stdout
+    epoch_lines = [
+        line for line in proc.stdout.splitlines() if " - loss: " in line
+    ]
+    assert len(epoch_lines) == 1
+    assert "kl_loss: " in epoch_lines[0]
+    assert "(quick recipe, 1 epoch)" in proc.stdout
+    files = [str(out / name) for name in training.OUTPUT_FILES]
+    assert f"Wrote {files[0]}, {files[1]} and {files[2]}" in proc.stdout
+    for path in files:
+        assert os.path.isfile(path)
+    # TensorFlow's start-up log stays off the terminal.
+    for noise in ("oneDNN", "cudart", "absl::InitializeLog", "cpu_feature"):
+        assert noise not in proc.stderr
+    # beta stayed 0 in this one epoch: the user is told why nothing pruned.
+    assert proc.stderr.count("beta was still 0") == 1
+    # history.csv: only the columns that were measured.
+    header = (out / "history.csv").read_text().splitlines()[0].split(",")
+    assert not [key for key in header if key.startswith("val_")]
+    assert {"kl", "kl_loss", "kl_weight", "loss"} <= set(header)
+
+
+def test_offline_data_error_names_the_command_line_flag(
+    monkeypatch, capsys
+):
+    from keras_svd.datasets import loading
+
+    def unavailable(model_name, **kwargs):
+        raise loading.DatasetUnavailableError(
+            loading._SPECS["mnist"], "the network is down."
+        )
+
+    monkeypatch.setattr(training, "train", unavailable)
+    with pytest.raises(SystemExit) as info:
+        cli.main(["train", "lenet-300-100"])
+    message = str(info.value)
+    assert "the network is down." in message
+    assert "--data-dir DIR" in message
+    assert "source_dir" not in message
+    assert message.count("train-images-idx3-ubyte") == 1

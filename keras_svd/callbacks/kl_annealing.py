@@ -7,6 +7,8 @@ from keras import ops
 
 from keras_svd import schedules as schedules_lib
 from keras_svd.model_utils import read_kl_log
+from keras_svd.model_utils import run_id
+from keras_svd.model_utils import warn_if_kl_inactive
 from keras_svd.model_utils import set_kl_weight
 from keras_svd.model_utils import variational_layers
 from keras_svd.schedules.kl_schedule import validate_beta
@@ -35,11 +37,13 @@ class KLAnnealing(keras.callbacks.Callback):
     `by="epoch"` there when the steps are short.
 
     The beta of the epoch (for `by="step"`, of its last batch) is written
-    into the epoch logs as `kl_weight`, and the mean over the epoch's steps
-    of `sum_layers(KL) / N` as `kl` (the term of the loss before beta; see
-    `keras_svd.read_kl_log`), for History, CSVLogger, TensorBoard and the
-    progress bar, on every backend; place monitoring callbacks after this
-    one.
+    into the epoch logs as `kl_weight`; the means over the epoch's steps of
+    `sum_layers(KL) / N` as `kl` (the KL term before beta) and of
+    `sum_layers(beta * KL / N)` as `kl_loss` (what the KL adds to `loss`;
+    see `keras_svd.read_kl_log`). History, CSVLogger, TensorBoard and the
+    progress bar see them on every backend; place monitoring callbacks
+    after this one. When `fit` ends with beta still 0 or without N, it warns
+    once that nothing was sparsified, and why.
 
     Args:
         schedule: a `keras_svd.schedules.KLSchedule`, a plain callable
@@ -118,7 +122,10 @@ class KLAnnealing(keras.callbacks.Callback):
         if self._beta is not None:
             logs["kl_weight"] = self._beta
         if kl is not None:
-            logs["kl"] = kl
+            logs.update(kl)
+
+    def on_train_end(self, logs=None):
+        warn_if_kl_inactive(self.model, run_id(self.model))
 
     def _optimizer_step(self):
         iterations = self.model.optimizer.iterations

@@ -9,7 +9,9 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_svd.model_utils import run_id
 from keras_svd.model_utils import variational_layers
+from keras_svd.model_utils import warn_if_kl_inactive
 from keras_svd.sparsity import measure_sparsity
 from keras_svd.sparsity import sparsity_table
 from keras_svd.validation import check_bool
@@ -224,6 +226,8 @@ class SparsityMonitor(keras.callbacks.Callback):
         if self.verbose > 0 and self._layers:
             title = "SparsityMonitor: sparsity per layer"
             print("\n" + sparsity_table(self._measure(), title=title))
+        if self._layers:
+            warn_if_kl_inactive(self.model, run_id(self.model))
 
     def __deepcopy__(self, memo):
         # A copy is for another run (keras-tuner copies the callbacks of

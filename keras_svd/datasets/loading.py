@@ -10,6 +10,8 @@ prepared offline from a local copy of the IDX files (see `prepare_offline`).
 import collections
 import dataclasses
 import os
+import socket
+import urllib.parse
 from typing import Any
 from typing import Tuple
 
@@ -27,9 +29,20 @@ from keras_svd.validation import is_integer
 
 LOCAL_DATA_ENV_VAR = "KERAS_SVD_LOCAL_DATA"
 
+# Seconds to wait for the download host before saying the network is down.
+PROBE_TIMEOUT = 5.0
+
 _Spec = collections.namedtuple(
     "_Spec",
-    ["name", "input_shape", "num_classes", "url", "subdirs", "default_dir"],
+    [
+        "name",
+        "input_shape",
+        "num_classes",
+        "url",
+        "subdirs",
+        "default_dir",
+        "download_url",
+    ],
 )
 
 _SPECS = {
@@ -40,6 +53,7 @@ _SPECS = {
         url="https://storage.googleapis.com/cvdf-datasets/mnist/",
         subdirs=("mnist",),
         default_dir=default_mnist_dir,
+        download_url="https://storage.googleapis.com/cvdf-datasets/mnist/",
     ),
     "fashion_mnist": _Spec(
         name="fashion_mnist",
@@ -48,6 +62,9 @@ _SPECS = {
         url="http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
         subdirs=("fashion-mnist", "fashion_mnist"),
         default_dir=default_fashion_mnist_dir,
+        download_url=(
+            "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+        ),
     ),
     # Only through TFDS: there is no local-file path for CIFAR-10.
     "cifar10": _Spec(
@@ -57,6 +74,7 @@ _SPECS = {
         url=None,
         subdirs=(),
         default_dir=None,
+        download_url="https://www.cs.toronto.edu/~kriz/",
     ),
 }
 
@@ -140,7 +158,31 @@ def _local_source(spec, source_dir):
     return None
 
 
-def _download_instructions(spec, folder=None):
+class DatasetUnavailableError(RuntimeError):
+    """The dataset is neither on disk nor downloadable; says what to do.
+
+    Attributes:
+        name: the dataset's TFDS name.
+        reason: what went wrong, in one sentence.
+        folder: the local folder that was looked in, or None.
+    """
+
+    def __init__(self, spec, reason, folder=None):
+        self.name = spec.name
+        self.reason = reason
+        self.folder = folder
+        self._spec = spec
+        super().__init__(self.message())
+
+    def message(self, argument="`source_dir=` to keras_svd.datasets.load()"):
+        """The message, naming `argument` as the way to give a folder."""
+        return (
+            f"Could not load the dataset {self.name!r}: {self.reason}\n"
+            + _download_instructions(self._spec, self.folder, argument)
+        )
+
+
+def _download_instructions(spec, folder, argument):
     if spec.url is None:
         return (
             f"keras_svd has no local-file path for {spec.name!r}. Prepare it "
@@ -155,18 +197,64 @@ def _download_instructions(spec, folder=None):
     return (
         f"To use a local copy, download these four files from {spec.url} :\n"
         f"{files}\n"
-        f"put them in {where}, then either pass that folder as "
-        f"`source_dir=` to keras_svd.datasets.load(), or set the environment "
-        f"variable {LOCAL_DATA_ENV_VAR} to the parent folder DATA holding "
-        f"the subfolders mnist/ and fashion-mnist/ (the four files of each "
-        f"dataset)."
+        f"put them in {where}, then either pass that folder as {argument}, "
+        f"or set the environment variable {LOCAL_DATA_ENV_VAR} to the parent "
+        f"folder DATA holding the subfolders mnist/ and fashion-mnist/ (the "
+        f"four files of each dataset)."
     )
 
 
-def _missing_data_error(spec, reason, folder=None):
-    return RuntimeError(
-        f"Could not load the dataset {spec.name!r}: {reason}\n"
-        + _download_instructions(spec, folder)
+def _missing_files_reason(folder):
+    """One sentence on what an IDX folder lacks (the guidance lists them)."""
+    if not os.path.isdir(folder):
+        return f"the folder {os.path.abspath(folder)} does not exist."
+    missing = [
+        name
+        for name in STANDARD_FILE_NAMES
+        if not os.path.exists(os.path.join(folder, name))
+        and not os.path.exists(os.path.join(folder, name[: -len(".gz")]))
+    ]
+    if len(missing) == len(STANDARD_FILE_NAMES):
+        return f"{os.path.abspath(folder)} holds none of the four IDX files."
+    return (
+        f"{os.path.abspath(folder)} lacks {', '.join(missing)} (plain or "
+        "gzip-compressed)."
+    )
+
+
+def _uses_proxy():
+    return any(
+        os.environ.get(name)
+        for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy",
+                     "ALL_PROXY", "all_proxy")
+    )
+
+
+def _unreachable(url, timeout=PROBE_TIMEOUT):
+    """Why the host of `url` cannot be reached, or None when it can.
+
+    One TCP connection attempt, so that a machine without a network fails
+    in seconds instead of through minutes of download retries. Not tried
+    behind a proxy, which only the download itself can go through.
+    """
+    if _uses_proxy():
+        return None
+    parsed = urllib.parse.urlparse(url)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parsed.hostname, port), timeout):
+            return None
+    except OSError as e:
+        return (
+            f"the download host {parsed.hostname} cannot be reached (no "
+            f"network access?): {type(e).__name__}: {e}"
+        )
+
+
+def _is_prepared(builder):
+    data_dir = getattr(builder, "data_dir", None)
+    return data_dir is not None and os.path.exists(
+        os.path.join(data_dir, "dataset_info.json")
     )
 
 
@@ -238,10 +326,12 @@ def load(
 
     Raises:
         ValueError: if an argument is invalid.
-        RuntimeError: if the data can neither be found locally nor
-            downloaded; the message says which files to download, from
-            where, where to put them and which argument or environment
-            variable to set.
+        DatasetUnavailableError: (a `RuntimeError`) if the data can
+            neither be found locally nor downloaded; the message says which
+            files to download, from where, where to put them and which
+            argument or environment variable to set. Without a network it
+            comes within seconds (one connection attempt to the download
+            host, `PROBE_TIMEOUT`), not after TFDS's download retries.
 
     Example:
 
@@ -268,10 +358,16 @@ def load(
         try:
             prepare_offline(spec.name, folder, data_dir)
         except FileNotFoundError as e:
-            raise _missing_data_error(spec, str(e), folder) from e
+            raise DatasetUnavailableError(
+                spec, _missing_files_reason(folder), folder
+            ) from e
         builder = tfds.builder(spec.name, data_dir=data_dir, try_gcs=False)
     else:
         builder = tfds.builder(spec.name, data_dir=data_dir, try_gcs=False)
+        if not _is_prepared(builder):
+            reason = _unreachable(spec.download_url)
+            if reason is not None:
+                raise DatasetUnavailableError(spec, reason)
         try:
             builder.download_and_prepare(
                 download_config=tfds.download.DownloadConfig(
@@ -283,7 +379,7 @@ def load(
                 f"TFDS could not download it (no network access?): "
                 f"{type(e).__name__}: {e}"
             )
-            raise _missing_data_error(spec, reason) from e
+            raise DatasetUnavailableError(spec, reason) from e
 
     train_split = _split("train", train_size)
     test_split = _split("test", test_size)
@@ -353,4 +449,4 @@ def load_numpy(name, source_dir=None):
     )
 
 
-__all__ = ["LoadedDataset", "load", "load_numpy"]
+__all__ = ["DatasetUnavailableError", "LoadedDataset", "load", "load_numpy"]

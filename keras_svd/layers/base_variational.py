@@ -216,11 +216,12 @@ class BaseVariational(keras.layers.Layer):
         self.sample_at_inference = self._state_weight(
             "sample_at_inference", (), 0.0
         )
-        # The `kl` log: [sum of KL / N, passes] since the last reset,
+        # The `kl` log: [sum of KL / N, sum of beta * KL / N, passes] since
+        # the last reset,
         # written by the training pass as BatchNormalization writes its
         # moving statistics, so it works on JAX's stateless train step too.
         # Each replica adds the same value, hence the mean.
-        self.kl_log = self._state_weight("kl_log", (2,), 0.0, "mean")
+        self.kl_log = self._state_weight("kl_log", (3,), 0.0, "mean")
         spec = self.input_spec
         self.input_spec = keras.InputSpec(
             ndim=getattr(spec, "ndim", None),
@@ -313,9 +314,12 @@ class BaseVariational(keras.layers.Layer):
         if self.num_train_examples is None:
             self._warn_missing_n()
         kl_term = kl * self.inv_num_train_examples
-        self.add_loss(self.kl_weight_variable * kl_term)
+        kl_loss = self.kl_weight_variable * kl_term
+        self.add_loss(kl_loss)
         self.kl_log.assign_add(
-            ops.stack([ops.stop_gradient(kl_term), ops.ones_like(kl_term)])
+            ops.stop_gradient(
+                ops.stack([kl_term, kl_loss, ops.ones_like(kl_term)])
+            )
         )
 
     def _warn_missing_n(self):
@@ -368,7 +372,7 @@ class BaseVariational(keras.layers.Layer):
         return self.sample_at_inference
 
     def kl_log_variable(self):
-        """The `[sum of KL / N, passes]` variable behind the `kl` log."""
+        """The `[sum of KL / N, sum of beta KL / N, passes]` variable."""
         self._require_built("`kl_log` variable")
         return self.kl_log
 

@@ -37,11 +37,12 @@ class VariationalProtocol(typing.Protocol):
             inference sample the weights when it holds 1.0 (and use the
             pruned mean at 0.0); read inside the compiled function, so a
             change needs no retracing. Raises `ValueError` when not built.
-        kl_log_variable(): a float32 `keras.Variable` of shape `(2,)` that
-            each training pass adds `[KL / N, 1]` to, the layer's summed KL
-            over N and the number of passes since it was last reset to zeros
-            (`KLAnnealing` reads and resets it to log `kl`). Raises
-            `ValueError` when not built.
+        kl_log_variable(): a float32 `keras.Variable` of shape `(3,)` that
+            each training pass adds `[KL / N, beta * KL / N, 1]` to: the
+            layer's summed KL over N, the loss term it added and the number
+            of passes since it was last reset to zeros (`KLAnnealing` reads
+            and resets it to log `kl` and `kl_loss`). Raises `ValueError`
+            when not built.
         deterministic_layer(): a new plain Keras layer (for example a
             `Dense`) computing the layer's deterministic inference output,
             sharing no variables with it (`strip_variational`).

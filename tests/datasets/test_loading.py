@@ -6,6 +6,7 @@ only; `load_numpy` is tested on every backend in test_load_numpy.py.
 
 import dataclasses
 import os
+import time
 import types
 
 import numpy as np
@@ -13,8 +14,10 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from keras_svd.datasets import DatasetUnavailableError
 from keras_svd.datasets import LoadedDataset
 from keras_svd.datasets import load
+from keras_svd.datasets import loading
 
 pytestmark = pytest.mark.tensorflow_only("tf.data pipelines from TFDS")
 
@@ -219,6 +222,7 @@ def test_load_full_real_mnist(tmp_path, real_mnist_dir):
 
 
 def test_load_cifar10_goes_through_tfds_with_32x32x3_images(monkeypatch):
+    monkeypatch.setattr(loading, "_unreachable", lambda url: None)
     rng = np.random.default_rng(0)
     splits = {
         split: (
@@ -252,6 +256,8 @@ def test_load_cifar10_goes_through_tfds_with_32x32x3_images(monkeypatch):
 def test_load_without_network_or_files_says_what_to_download(
     monkeypatch, name, url
 ):
+    # The host answers, but the download fails.
+    monkeypatch.setattr(loading, "_unreachable", lambda url: None)
     error = ConnectionError("Failed to resolve 'storage.googleapis.com'")
     monkeypatch.setattr(
         tfds, "builder", lambda *args, **kwargs: _FakeBuilder(error=error)
@@ -271,6 +277,7 @@ def test_load_without_network_or_files_says_what_to_download(
 
 
 def test_load_cifar10_without_network_suggests_a_data_dir(monkeypatch):
+    monkeypatch.setattr(loading, "_unreachable", lambda url: None)
     error = ConnectionError("offline")
     monkeypatch.setattr(
         tfds, "builder", lambda *args, **kwargs: _FakeBuilder(error=error)
@@ -278,6 +285,59 @@ def test_load_cifar10_without_network_suggests_a_data_dir(monkeypatch):
 
     with pytest.raises(RuntimeError, match="data_dir"):
         load("cifar10")
+
+
+@pytest.mark.parametrize("name", ["mnist", "fashion_mnist", "cifar10"])
+def test_load_offline_fails_in_seconds_without_downloading(
+    monkeypatch, tmp_path, name
+):
+    attempts = []
+
+    def unreachable(address, timeout=None, *args, **kwargs):
+        attempts.append((address, timeout))
+        raise OSError("Network is unreachable")
+
+    # No network: every connection fails at once; TFDS must not be asked to
+    # download (its retries took minutes).
+    monkeypatch.setattr(loading.socket, "create_connection", unreachable)
+    for proxy in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy",
+                  "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(proxy, raising=False)
+    monkeypatch.delenv("KERAS_SVD_LOCAL_DATA", raising=False)
+
+    class NoDownload(_FakeBuilder):
+        def download_and_prepare(self, download_config=None):
+            raise AssertionError("TFDS was asked to download offline")
+
+    monkeypatch.setattr(tfds, "builder", lambda *a, **k: NoDownload())
+    start = time.perf_counter()
+    with pytest.raises(DatasetUnavailableError) as info:
+        load(name, data_dir=tmp_path / "tfds")
+    assert time.perf_counter() - start < 5
+    assert len(attempts) == 1
+    assert attempts[0][1] == loading.PROBE_TIMEOUT
+    message = str(info.value)
+    assert "cannot be reached" in message
+    assert "Network is unreachable" in message
+    if name != "cifar10":
+        assert "source_dir" in message
+        for file_name in _FILE_NAMES:
+            assert message.count(file_name) == 1
+
+
+def test_load_behind_a_proxy_leaves_the_network_to_tfds(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setattr(
+        loading.socket,
+        "create_connection",
+        lambda *a, **k: pytest.fail("probed the network behind a proxy"),
+    )
+    error = ConnectionError("proxy refused")
+    monkeypatch.setattr(
+        tfds, "builder", lambda *args, **kwargs: _FakeBuilder(error=error)
+    )
+    with pytest.raises(DatasetUnavailableError, match="proxy refused"):
+        load("mnist")
 
 
 def test_load_with_an_empty_source_dir_names_the_files_and_the_folder(
@@ -291,7 +351,8 @@ def test_load_with_an_empty_source_dir_names_the_files_and_the_folder(
 
     message = str(info.value)
     for file_name in _FILE_NAMES:
-        assert file_name in message
+        assert message.count(file_name) == 1
+    assert "holds none of the four IDX files" in message
     assert _MNIST_URL in message
     assert f"put them in {empty}" in message
     assert isinstance(info.value.__cause__, FileNotFoundError)

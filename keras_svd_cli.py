@@ -1,0 +1,135 @@
+"""The `keras-svd` command's launcher: arguments first, TensorFlow later.
+
+Importing the `keras_svd` package imports Keras and so TensorFlow (seconds
+of CPU and a few start-up log lines). This module sits outside the package
+so that `keras-svd --help` and bad arguments answer at once; a command that
+runs imports `keras_svd.cli`, with TensorFlow's start-up log kept off the
+terminal unless `--verbose 2`.
+"""
+
+import argparse
+import contextlib
+import os
+import sys
+
+# The zoo's names (`keras_svd.models.MODELS`) and the recipes'
+# (`keras_svd.recipes.RECIPE_NAMES`), repeated here so that parsing needs no
+# import of Keras; tests/test_cli.py checks that they agree.
+MODEL_NAMES = ("lenet-300-100", "lenet5-caffe", "vgg-like")
+RECIPE_NAMES = ("paper", "quick")
+DATASETS = ("mnist", "fashion_mnist", "fashion-mnist", "cifar10")
+
+__all__ = ["main"]
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be a positive integer, got {text!r}"
+        )
+    return value
+
+
+def parser():
+    """The argument parser of the `keras-svd` command."""
+    main_parser = argparse.ArgumentParser(
+        prog="keras-svd",
+        description="Sparse Variational Dropout for Keras: train the "
+        "paper's networks and report their sparsity.",
+    )
+    sub = main_parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser(
+        "train",
+        help="train a variational model and print the paper's table",
+        description="Train a variational model of the zoo with the paper's "
+        "recipe (default) or a quick one; print the result table and write "
+        "result.json, history.csv and model.keras into --output. The logs "
+        "per epoch: loss (the NLL plus beta * KL / N), kl (KL / N, summed "
+        "over the layers, before beta), kl_loss (beta * KL / N, the part of "
+        "the loss the KL adds), kl_weight (beta), sparsity and compression.",
+    )
+    train.add_argument("model", choices=MODEL_NAMES, metavar="MODEL",
+                       help="one of: " + ", ".join(MODEL_NAMES))
+    train.add_argument("--dataset", default="mnist", choices=DATASETS)
+    train.add_argument("--epochs", type=_positive_int, default=None,
+                       help="override the recipe's epochs (200 / 3)")
+    train.add_argument("--batch-size", type=_positive_int, default=None,
+                       help="override the recipe's batch size (100)")
+    train.add_argument("--data-dir", default=None,
+                       help="folder of the four IDX files (offline); default: "
+                       "$KERAS_SVD_LOCAL_DATA, else download with TFDS")
+    train.add_argument("--tfds-dir", default=None,
+                       help="TFDS data folder (default: TFDS's own)")
+    train.add_argument("--output", default="keras-svd-output",
+                       help="output folder (default: keras-svd-output)")
+    train.add_argument("--recipe", default="paper", choices=RECIPE_NAMES,
+                       help="training recipe: the paper's (200 epochs) or a "
+                       "quick one (3 epochs); default: paper")
+    # The flag's former name, still accepted.
+    train.add_argument("--protocol", dest="recipe", choices=RECIPE_NAMES,
+                       default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    train.add_argument("--train-size", type=_positive_int, default=None,
+                       help="use only the first N training examples")
+    train.add_argument("--test-size", type=_positive_int, default=None,
+                       help="use only the first N test examples")
+    train.add_argument("--seed", type=int, default=None)
+    train.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
+                       help="0 quiet, 1 a progress bar per epoch (one line "
+                       "per epoch when the output is not a terminal), 2 one "
+                       "line per epoch and TensorFlow's own log")
+
+    report = sub.add_parser(
+        "report",
+        help="print the per-layer sparsity table of a saved model",
+        description="Print the per-layer sparsity of a saved .keras model: "
+        "the pruned weights (log alpha >= threshold) of a variational model, "
+        "the zero weights of a plain (stripped) one.",
+    )
+    report.add_argument("path", metavar="MODEL.keras")
+    report.add_argument("--json", action="store_true",
+                        help="print JSON instead of the table")
+    return main_parser
+
+
+@contextlib.contextmanager
+def _quiet_stderr(enabled):
+    """Sends file descriptor 2 to /dev/null (C++ logs included)."""
+    if not enabled:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def main(argv=None):
+    """Entry point of the `keras-svd` console script."""
+    args = parser().parse_args(argv)
+    verbose = getattr(args, "verbose", 1)
+    quiet = verbose < 2
+    if quiet:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # TensorFlow prints its start-up lines while it is imported, whatever
+    # TF_CPP_MIN_LOG_LEVEL says; nothing else is on stderr then.
+    with _quiet_stderr(quiet and "tensorflow" not in sys.modules):
+        from keras_svd import cli
+
+        if quiet:
+            cli.silence_tensorflow_logs()
+    return cli.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

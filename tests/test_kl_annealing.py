@@ -387,3 +387,97 @@ def test_verbose_prints_only_when_beta_changes(capsys):
         callbacks=[KLAnnealing(schedule, verbose=0)],
     )
     assert capsys.readouterr().out == ""
+
+
+def _inactive_warnings(record):
+    return [
+        str(w.message)
+        for w in record
+        if "nothing was sparsified" in str(w.message)
+    ]
+
+
+def test_a_run_that_ends_with_beta_zero_says_so_once():
+    model = _model()
+    x, y = _data()
+    with pytest.warns(UserWarning) as record:
+        model.fit(
+            x,
+            y,
+            batch_size=BATCH_SIZE,
+            epochs=3,
+            verbose=0,
+            callbacks=[
+                KLAnnealing(schedules.PaperWarmup()),
+                keras_svd.callbacks.SparsityMonitor(),
+            ],
+        )
+    messages = _inactive_warnings(record)
+    assert len(messages) == 1  # two callbacks, one warning
+    assert "beta was still 0" in messages[0]
+    assert "PaperWarmup" in messages[0]
+
+
+def test_a_run_whose_kl_switched_on_does_not_warn(recwarn):
+    model = _model()
+    x, y = _data()
+    model.fit(
+        x,
+        y,
+        batch_size=BATCH_SIZE,
+        epochs=2,
+        verbose=0,
+        callbacks=[
+            KLAnnealing(schedules.LinearWarmup(0, 1)),
+            keras_svd.callbacks.SparsityMonitor(),
+        ],
+    )
+    assert not _inactive_warnings(recwarn)
+
+
+def test_a_run_without_n_says_which_layers_lacked_it():
+    model = keras.Sequential(
+        [keras.Input((8,)), keras_svd.layers.VariationalDense(3, name="head")]
+    )
+    model.compile("sgd", "mse")
+    x = np.zeros((8, 8), "float32")
+    y = np.zeros((8, 3), "float32")
+    with pytest.warns(UserWarning) as record:
+        model.fit(
+            x,
+            y,
+            verbose=0,
+            callbacks=[keras_svd.callbacks.SparsityMonitor()],
+        )
+    messages = _inactive_warnings(record)
+    assert len(messages) == 1
+    assert messages[0].startswith("head trained without N")
+    assert "set_num_train_examples" in messages[0]
+
+
+def test_kl_and_kl_loss_logs_are_the_terms_of_the_loss():
+    # SGD(0): the weights, so the KL, stay; beta = 0.25 for both epochs.
+    model = _model(learning_rate=0.0)
+    x, y = _data()
+    kl = sum(
+        float(keras.ops.convert_to_numpy(layer.kl_divergence()))
+        for layer in keras_svd.variational_layers(model)
+    ) / NUM_EXAMPLES
+    history = model.fit(
+        x,
+        y,
+        batch_size=BATCH_SIZE,
+        epochs=2,
+        verbose=0,
+        callbacks=[KLAnnealing(0.25)],
+    ).history
+    np.testing.assert_allclose(history["kl"], [kl, kl], rtol=1e-5)
+    np.testing.assert_allclose(
+        history["kl_loss"], [0.25 * kl, 0.25 * kl], rtol=1e-5
+    )
+    # An eager training call between runs does not leak into the next run.
+    model(x, training=True)
+    history = model.fit(
+        x, y, batch_size=BATCH_SIZE, verbose=0, callbacks=[KLAnnealing(1.0)]
+    ).history
+    np.testing.assert_allclose(history["kl_loss"], [kl], rtol=1e-5)

@@ -171,7 +171,10 @@ class _SampleStatistics(keras.Model):
     votes per class (and, with `return_samples`, the `k` probability vectors
     themselves). Every output is batch-first, so `predict` batches the
     inputs, compiles the step (`tf.function`, `jax.jit`, or eager under
-    `torch.no_grad`) and concatenates the rows.
+    `torch.no_grad`) and concatenates the rows into a dict of NumPy arrays:
+    `"mean"` and `"m2"` `(inputs, classes)`, `"entropy_sum"` `(inputs,)`,
+    `"votes"` `(inputs, classes)`, and `"samples"` `(inputs, k, classes)`
+    with `return_samples`.
 
     The model is held through a weak reference, so that the cache of these
     wrappers (keyed weakly by the model) does not keep it alive; its
@@ -186,11 +189,6 @@ class _SampleStatistics(keras.Model):
         from_logits: whether `model` outputs logits or probabilities.
         return_samples: also output every probability vector, as
             `"samples"` of shape `(batch, k, classes)`.
-
-    Returns (of `predict`):
-        A dict of NumPy arrays with one row per input: `"mean"` and `"m2"`
-        `(inputs, classes)`, `"entropy_sum"` `(inputs,)`, `"votes"`
-        `(inputs, classes)`, and `"samples"` with `return_samples`.
 
     Example:
 
@@ -214,7 +212,7 @@ class _SampleStatistics(keras.Model):
         self._samples_per_call = samples_per_call
         self._from_logits = from_logits
         self._return_samples = return_samples
-        self.output_checked = False
+        self._output_checked = False
         if isinstance(model, keras.Model):
             # What `model.predict` would use (XLA or not).
             self.jit_compile = model.jit_compile
@@ -229,18 +227,7 @@ class _SampleStatistics(keras.Model):
 
         inputs = keras.tree.map_structure(tile, inputs)
         outputs = self._model_ref()(inputs, training=False)
-        if (
-            not ops.is_tensor(outputs)
-            or len(outputs.shape) != 2
-            or outputs.shape[-1] is None
-            or outputs.shape[-1] < 2
-        ):
-            shape = tuple(outputs.shape) if ops.is_tensor(outputs) else outputs
-            raise ValueError(
-                "mc_predict needs a model with one output of shape "
-                "(batch, classes), classes >= 2 (logits or probabilities). "
-                f"Received: model output={shape!r}"
-            )
+        _check_model_output(outputs)
         outputs = ops.cast(outputs, "float32")
         num_classes = outputs.shape[-1]
         outputs = ops.reshape(outputs, (k, -1, num_classes))
@@ -269,17 +256,17 @@ class _SampleStatistics(keras.Model):
         return stats
 
     def check_output(self, batch):
-        """Traces the wrapper symbolically on `batch`'s shapes, once.
+        """Checks the model's output on `batch`'s shapes, symbolically, once.
 
-        A bad model output (or any other error of the trace) is then raised
-        before `predict` starts: `predict` on JAX detaches the variables'
-        values while it runs, and an error inside it would leave the
-        model's variables empty.
+        A bad model output (or any error of the model's trace) is then
+        raised before `predict` starts: `predict` on JAX detaches the
+        variables' values while it runs, and an error inside it would leave
+        the model's variables empty.
 
         Args:
             batch: one batch of inputs (a structure of arrays).
         """
-        if self.output_checked:
+        if self._output_checked:
             return
         spec = keras.tree.map_structure(
             lambda a: keras.KerasTensor(
@@ -287,8 +274,25 @@ class _SampleStatistics(keras.Model):
             ),
             batch,
         )
-        self.compute_output_spec(spec)
-        self.output_checked = True
+        _check_model_output(self._model_ref().compute_output_spec(spec))
+        self._output_checked = True
+
+
+def _check_model_output(outputs):
+    """Raises unless `outputs` is one `(batch, classes >= 2)` tensor."""
+    single = ops.is_tensor(outputs) or isinstance(outputs, keras.KerasTensor)
+    if (
+        not single
+        or len(outputs.shape) != 2
+        or outputs.shape[-1] is None
+        or outputs.shape[-1] < 2
+    ):
+        shape = tuple(outputs.shape) if single else outputs
+        raise ValueError(
+            "mc_predict needs a model with one output of shape "
+            "(batch, classes), classes >= 2 (logits or probabilities). "
+            f"Received: model output={shape!r}"
+        )
 
 
 # model -> {(backend, from_logits, return_samples, k, number of
@@ -401,14 +405,17 @@ def mc_predict(
     `training=False`, so `BatchNormalization` uses and keeps its moving
     statistics and plain `Dropout` is off.
 
-    How: every batch of inputs is tiled `k` times along the batch axis and
-    passed through one compiled function (`tf.function` on TensorFlow,
-    `jax.jit` of `model.stateless_call` on JAX, eager under `torch.no_grad`
-    on PyTorch), which returns the reductions over its k samples; the T
-    samples are taken in chunks of k <= `chunk_size`, combined in float64
-    on the host, so memory is bounded by one tiled batch of
-    `batch_size * chunk_size` rows whatever T (unless `return_samples`).
-    Repeated calls on one model reuse the compiled function.
+    How: a small wrapper model tiles every batch of inputs `k` times along
+    the batch axis, runs `model` once on it and reduces the k samples of
+    each input to one row of statistics; Keras's own `predict` loop runs it
+    (batching, `tf.function` on TensorFlow, `jax.jit` on JAX, eager under
+    `torch.no_grad` on PyTorch). The T samples are taken in chunks of
+    k <= `chunk_size`, one `predict` pass each, combined in float64 on the
+    host, so memory is bounded by one tiled batch of
+    `batch_size * chunk_size` rows whatever T (unless `return_samples`). A
+    dataset is read once: each of its batches goes through every chunk
+    before the next batch is read. Repeated calls on one model reuse the
+    compiled functions.
 
     Args:
         model: a built Keras model (or layer) mapping a batch to

@@ -138,4 +138,4 @@ def test_saved_file_keeps_the_0_1_0_format(tmp_path):
             group = store[f"layers/{name}/vars"]
             assert sorted(group.keys(), key=int) == [str(i) for i in range(6)]
     loaded = keras.saving.load_model(path)
-    assert loaded.layers[0].kl_log_variable().shape == (2,)
+    assert loaded.layers[0].kl_log_variable().shape == (3,)

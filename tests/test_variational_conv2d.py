@@ -214,3 +214,18 @@ def test_groups_must_divide_input_channels():
     layer = VariationalConv2D(4, 3, groups=2)
     with pytest.raises(ValueError, match=r"divisible by groups=2"):
         layer.build((None, 8, 8, 3))
+
+
+def test_kernel_larger_than_the_input_raises_in_build():
+    layer = VariationalConv2D(1, 2)
+    match = r"larger than its input.*\(1, 1, 1, 3\)"
+    with pytest.raises(ValueError, match=match):
+        layer.build((1, 1, 1, 3))
+    with pytest.raises(ValueError, match="larger than its input"):
+        keras.Sequential(
+            [keras.Input((4, 4, 1)), VariationalConv2D(1, 3, dilation_rate=2)]
+        )
+    # 'same' padding keeps any size.
+    same = VariationalConv2D(1, 2, padding="same")
+    out = same(np.ones((1, 1, 1, 3), "float32"))
+    assert tuple(out.shape) == (1, 1, 1, 1)

@@ -315,3 +315,20 @@ def test_kl_function_is_shared():
     np.testing.assert_allclose(
         _kl(layer), expected, rtol=1e-6
     )
+
+
+def test_use_bias_must_be_a_bool():
+    match = "use_bias must be True or False. Received: use_bias='no'"
+    with pytest.raises(ValueError, match=match):
+        VariationalDense(4, use_bias="no")
+
+
+def test_weights_born_pruned_warn_at_build():
+    with pytest.warns(UserWarning, match="start pruned") as record:
+        VariationalDense(4, log_sigma2_init=4.0).build((None, 8))
+    assert "log_sigma2_init=4.0" in str(record[0].message)
+
+
+def test_default_initialization_does_not_warn(recwarn):
+    VariationalDense(4).build((None, 8))
+    assert not [w for w in recwarn if "start pruned" in str(w.message)]

@@ -4,6 +4,7 @@ import inspect
 import warnings
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_svd import variational_ops
@@ -123,11 +124,12 @@ class BaseVariational(keras.layers.Layer):
             log_sigma2_init, "log_sigma2_init"
         )
         train_clip = check_bool(train_clip, "train_clip")
+        use_bias = check_bool(use_bias, "use_bias")
         _check_num_train_examples(num_train_examples, allow_none=True)
         _check_kl_weight(kl_weight)
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.activation = keras.activations.get(activation)
-        self.use_bias = bool(use_bias)
+        self.use_bias = use_bias
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
@@ -222,12 +224,35 @@ class BaseVariational(keras.layers.Layer):
         # moving statistics, so it works on JAX's stateless train step too.
         # Each replica adds the same value, hence the mean.
         self.kl_log = self._state_weight("kl_log", (3,), 0.0, "mean")
+        self._warn_if_born_pruned()
         spec = self.input_spec
         self.input_spec = keras.InputSpec(
             ndim=getattr(spec, "ndim", None),
             min_ndim=getattr(spec, "min_ndim", None),
             axes={self.channel_axis: input_shape[self.channel_axis]},
         )
+
+    def _warn_if_born_pruned(self):
+        """Warns when most weights start with log alpha >= threshold.
+
+        Such weights stay pruned: where log alpha is clipped at 8 the
+        gradient of log sigma^2 is zero, so training cannot bring them back,
+        and the network learns nothing.
+        """
+        pruned = 1.0 - float(
+            np.mean(ops.convert_to_numpy(self.pruning_mask()))
+        )
+        if pruned > 0.5:
+            warnings.warn(
+                f"{self.name}: {100 * pruned:.0f}% of the weights start "
+                f"pruned (log alpha >= threshold={self.threshold}) with "
+                f"log_sigma2_init={self.log_sigma2_init}. Where log alpha "
+                "is clipped at 8 log sigma^2 gets no gradient, so they may "
+                "never come back; use a lower log_sigma2_init (default "
+                "-10).",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def _state_weight(self, name, shape, value, aggregation="none"):
         """A non-trainable float32 variable (never cast to float16)."""

@@ -169,6 +169,21 @@ class VariationalConv2D(BaseVariational):
                 f"number of channels divisible by groups={self.groups}. "
                 f"Received: input_shape={tuple(input_shape)}"
             )
+        spatial = (
+            input_shape[1:3]
+            if self.data_format == "channels_last"
+            else input_shape[2:4]
+        )
+        if self.padding == "valid":
+            for size, k, d in zip(spatial, self.kernel_size, self.dilation_rate):
+                if size is not None and size < (k - 1) * d + 1:
+                    raise ValueError(
+                        f"{type(self).__name__}'s kernel (kernel_size="
+                        f"{self.kernel_size}, dilation_rate="
+                        f"{self.dilation_rate}) is larger than its input "
+                        "with padding='valid', which would leave no output. "
+                        f"Received: input_shape={tuple(input_shape)}"
+                    )
         return self.kernel_size + (channels // self.groups, self.filters)
 
     def linear_op(self, inputs, kernel):

@@ -50,6 +50,14 @@ def measure_sparsity(model, step=None):
     ```
     """
     layers = require_variational_layers(model)
+    unbuilt = [layer.name for layer in layers if not layer.built]
+    if unbuilt:
+        raise ValueError(
+            f"The variational layers {', '.join(unbuilt)} are not built, so "
+            "they have no weights to count yet. Build the model first (give "
+            "it a `keras.Input` or call it on a batch). Received: "
+            f"model={getattr(model, 'name', model)!r}"
+        )
     masks = [layer.pruning_mask() for layer in layers]
     sizes = [math.prod(mask.shape) for mask in masks]
     # int32: a float32 sum is inexact past 2^24 weights.

@@ -170,3 +170,14 @@ def test_models_and_layers_without_variational_layers_are_rejected():
         measure_sparsity([])
     with pytest.raises(ValueError, match="Received: layer="):
         measure_sparsity(model.layers)
+
+
+def test_an_unbuilt_model_is_a_clear_error():
+    model = keras.Sequential([VariationalDense(3, name="head")], name="lazy")
+    for measure in (
+        measure_sparsity,
+        keras_svd.sparsity_report,
+        keras_svd.compression_ratio,
+    ):
+        with pytest.raises(ValueError, match="head are not built.*'lazy'"):
+            measure(model)

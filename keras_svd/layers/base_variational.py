@@ -219,10 +219,9 @@ class BaseVariational(keras.layers.Layer):
             "sample_at_inference", (), 0.0
         )
         # The `kl` log: [sum of KL / N, sum of beta * KL / N, passes] since
-        # the last reset,
-        # written by the training pass as BatchNormalization writes its
-        # moving statistics, so it works on JAX's stateless train step too.
-        # Each replica adds the same value, hence the mean.
+        # the last reset, written by the training pass as BatchNormalization
+        # writes its moving statistics, so it works on JAX's stateless train
+        # step too. Each replica adds the same value, hence the mean.
         self.kl_log = self._state_weight("kl_log", (3,), 0.0, "mean")
         self._warn_if_born_pruned()
         spec = self.input_spec
@@ -239,9 +238,13 @@ class BaseVariational(keras.layers.Layer):
         gradient of log sigma^2 is zero, so training cannot bring them back,
         and the network learns nothing.
         """
-        pruned = 1.0 - float(
-            np.mean(ops.convert_to_numpy(self.pruning_mask()))
-        )
+        try:
+            kept = ops.convert_to_numpy(self.pruning_mask())
+        except Exception:  # noqa: BLE001
+            # Built while a function is traced (a subclassed model's first
+            # call): the values are symbolic and there is nothing to check.
+            return
+        pruned = 1.0 - float(np.mean(kept))
         if pruned > 0.5:
             warnings.warn(
                 f"{self.name}: {100 * pruned:.0f}% of the weights start "

@@ -18,6 +18,9 @@ import sys
 MODEL_NAMES = ("lenet-300-100", "lenet5-caffe", "vgg-like")
 RECIPE_NAMES = ("paper", "quick")
 DATASETS = ("mnist", "fashion_mnist", "fashion-mnist", "cifar10")
+# `keras_svd.tuner.run_search`'s choices.
+TUNERS = ("random", "hyperband", "bayesian")
+OBJECTIVES = ("tradeoff", "constrained_accuracy", "compression")
 
 __all__ = ["main"]
 
@@ -82,6 +85,45 @@ def parser():
                        help="0 quiet, 1 a progress bar per epoch (one line "
                        "per epoch when the output is not a terminal), 2 one "
                        "line per epoch and TensorFlow's own log")
+
+    tune = sub.add_parser(
+        "tune",
+        help="search the accuracy / compression trade-off with keras-tuner",
+        description="Search a Sparse VD network's hyperparameters (widths, "
+        "learning rate, KL warm-up, threshold, log sigma^2 init, train_clip, "
+        "dropout) with keras-tuner on a dataset, the last --val-size "
+        "training examples held out for the scores. Writes into --output: "
+        "the search (resumed when run again with the same --output), "
+        "trials.csv, pareto_front.csv, pareto_front.png (with matplotlib) "
+        "and best_model.keras (the best trial's model, stripped to plain "
+        "layers).",
+    )
+    tune.add_argument("model", choices=MODEL_NAMES, metavar="MODEL",
+                      help="the architecture family: " + ", ".join(MODEL_NAMES))
+    tune.add_argument("--dataset", default="mnist", choices=DATASETS)
+    tune.add_argument("--trials", type=_positive_int, default=10,
+                      help="trials of a random or Bayesian search (10)")
+    tune.add_argument("--epochs", type=_positive_int, default=10,
+                      help="epochs per trial (Hyperband: the most) (10)")
+    tune.add_argument("--batch-size", type=_positive_int, default=100)
+    tune.add_argument("--tuner", default="random", choices=TUNERS)
+    tune.add_argument("--objective", default="tradeoff", choices=OBJECTIVES,
+                      help="what ranks the trials (see the README's tuning "
+                      "section); default: tradeoff")
+    tune.add_argument("--data-dir", default=None,
+                      help="folder of the four IDX files (offline)")
+    tune.add_argument("--tfds-dir", default=None,
+                      help="TFDS data folder (default: TFDS's own)")
+    tune.add_argument("--train-size", type=_positive_int, default=None,
+                      help="use only the first N training examples")
+    tune.add_argument("--val-size", type=_positive_int, default=5000,
+                      help="training examples held out for the scores (5000)")
+    tune.add_argument("--output", default="keras-svd-tune",
+                      help="output folder (default: keras-svd-tune)")
+    tune.add_argument("--overwrite", action="store_true",
+                      help="start afresh instead of resuming the search")
+    tune.add_argument("--seed", type=int, default=None)
+    tune.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1)
 
     report = sub.add_parser(
         "report",

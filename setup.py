@@ -45,6 +45,9 @@ setup(
         # The other Keras backends the test suite runs on (KERAS_BACKEND=jax
         # or torch). CI pins the CPU build of torch (.ci/run).
         "backends": ["jax", "torch"],
+        # keras_svd.tuner: plot_pareto_front draws with matplotlib;
+        # keras_tuner.BayesianOptimization needs scikit-learn.
+        "tuner": ["matplotlib", "scikit-learn"],
     },
     entry_points={
         "console_scripts": ["keras-svd = keras_svd_cli:main"],

@@ -6,7 +6,11 @@ from keras_svd import kl
 from keras_svd import layers
 from keras_svd import models
 from keras_svd import schedules
+from keras_svd import tuner
 from keras_svd import variational_ops
+from keras_svd.compact import compact
+from keras_svd.compaction_report import CompactionReport
+from keras_svd.feature_gather import FeatureGather
 from keras_svd.layers import PermaDropout
 from keras_svd.layers import VariationalConv2D
 from keras_svd.layers import VariationalDense
@@ -21,26 +25,34 @@ from keras_svd.sampling import set_weight_sampling
 from keras_svd.sparsity import compression_ratio
 from keras_svd.sparsity import measure_sparsity
 from keras_svd.sparsity import sparsity_report
+from keras_svd.sparse_storage import load_sparse
+from keras_svd.sparse_storage import save_sparse
 from keras_svd.sparsity import sparsity_table
 from keras_svd.strip import strip_variational
 from keras_svd.version import __version__
 
 __all__ = [
+    "CompactionReport",
+    "FeatureGather",
     "MCPrediction",
     "PermaDropout",
     "VariationalConv2D",
     "VariationalDense",
     "callbacks",
+    "compact",
     "compression_ratio",
     "datasets",
     "kl",
     "layers",
+    "load_sparse",
     "mc_predict",
     "read_kl_log",
     "measure_sparsity",
     "models",
     "sampling_mode",
+    "save_sparse",
     "schedules",
+    "tuner",
     "set_kl_weight",
     "set_num_train_examples",
     "set_weight_sampling",

@@ -34,6 +34,8 @@ def run(args):
     try:
         if args.command == "train":
             _train(args)
+        elif args.command == "tune":
+            _tune(args)
         else:
             _report(args)
     except DatasetUnavailableError as e:
@@ -43,6 +45,18 @@ def run(args):
     except (ValueError, FileNotFoundError, RuntimeError) as e:
         raise SystemExit(f"keras-svd: error: {e}") from None
     return 0
+
+
+def _fit_verbosity(verbose):
+    """Keras's `verbose`: no progress bar when stdout is not a terminal."""
+    if verbose < 2 and not sys.stderr.isatty():
+        import tensorflow_datasets as tfds
+
+        tfds.disable_progress_bar()
+    if verbose == 1 and not sys.stdout.isatty():
+        # No progress bar (carriage returns) in a log file: a line an epoch.
+        return 2
+    return verbose
 
 
 def _train(args):
@@ -55,14 +69,7 @@ def _train(args):
             "train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and "
             "t10k-labels-idx1-ubyte.gz)"
         )
-    verbose = args.verbose
-    if verbose == 1 and not sys.stdout.isatty():
-        # No progress bar (carriage returns) in a log file: a line an epoch.
-        verbose = 2
-    if args.verbose < 2 and not sys.stderr.isatty():
-        import tensorflow_datasets as tfds
-
-        tfds.disable_progress_bar()
+    verbose = _fit_verbosity(args.verbose)
     result = training.train(
         args.model,
         dataset=args.dataset,
@@ -83,6 +90,114 @@ def _train(args):
         for name in training.OUTPUT_FILES
     ]
     print(f"Wrote {', '.join(files[:-1])} and {files[-1]}")
+
+
+# Command-line model names -> `keras_svd.tuner.SparseVDHyperModel` families.
+TUNE_FAMILIES = {
+    "lenet-300-100": "mlp",
+    "lenet5-caffe": "lenet5",
+    "vgg-like": "vgg",
+}
+
+
+def _tune(args):
+    from keras_svd import strip
+    from keras_svd import tuner
+
+    x, y = _training_arrays(args)
+    if args.val_size >= len(x):
+        raise ValueError(
+            f"--val-size must be smaller than the {len(x)} training "
+            f"examples. Received: --val-size {args.val_size}"
+        )
+    split = len(x) - args.val_size
+    os.makedirs(args.output, exist_ok=True)
+    result = tuner.run_search(
+        x[:split],
+        y[:split],
+        (x[split:], y[split:]),
+        family=TUNE_FAMILIES[args.model],
+        objective=args.objective,
+        tuner=args.tuner,
+        max_trials=args.trials,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        directory=os.path.join(args.output, "search"),
+        project_name=args.model,
+        overwrite=args.overwrite,
+        seed=args.seed,
+        verbose=_fit_verbosity(args.verbose),
+    )
+    points = result["pareto_front"]
+    written = [
+        _write_trials(os.path.join(args.output, "trials.csv"), points),
+        _write_trials(
+            os.path.join(args.output, "pareto_front.csv"),
+            [p for p in points if p["pareto_optimal"]],
+        ),
+    ]
+    try:
+        png = os.path.join(args.output, "pareto_front.png")
+        tuner.plot_pareto_front(points, path=png)
+        written.append(png)
+    except ImportError as e:
+        print(f"No pareto_front.png: {e}")
+    (best,) = result["tuner"].get_best_models(1)
+    best_path = os.path.join(args.output, "best_model.keras")
+    strip.strip_variational(best).save(best_path)
+    written.append(best_path)
+    optimal = [p for p in points if p["pareto_optimal"]]
+    print(f"{len(points)} trials, {len(optimal)} on the Pareto front:")
+    for point in sorted(optimal, key=lambda p: p["compression"]):
+        print(
+            f"  trial {point['trial_id']}: val_accuracy "
+            f"{point['val_accuracy']:.4f}, compression "
+            f"{point['compression']:.1f}x, kept {point['kept_weights']:,}"
+        )
+    print(f"Best trial by {args.objective}: {result['best_hyperparameters']}")
+    print(f"Wrote {', '.join(written[:-1])} and {written[-1]}")
+
+
+def _training_arrays(args):
+    """The training split as arrays: local IDX files, else through TFDS."""
+    from keras_svd import datasets
+
+    name = args.dataset.replace("-", "_")
+    if name != "cifar10" and (
+        args.data_dir is not None
+        or os.environ.get(datasets.loading.LOCAL_DATA_ENV_VAR)
+    ):
+        (x, y), _ = datasets.load_numpy(name, source_dir=args.data_dir)
+    else:
+        import numpy as np
+
+        data = datasets.load(
+            name, batch_size=1000, data_dir=args.tfds_dir, seed=args.seed
+        )
+        pairs = [
+            (np.asarray(images), np.asarray(labels))
+            for images, labels in data.train.as_numpy_iterator()
+        ]
+        x = np.concatenate([p[0] for p in pairs])
+        y = np.concatenate([p[1] for p in pairs])
+    if args.train_size is not None:
+        x, y = x[: args.train_size], y[: args.train_size]
+    return x, y
+
+
+def _write_trials(path, points):
+    import csv
+
+    fields = ["trial_id", "val_accuracy", "compression", "kept_weights",
+              "score", "pareto_optimal", "hyperparameters"]
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        for point in points:
+            row = {key: point.get(key) for key in fields}
+            row["hyperparameters"] = json.dumps(point["hyperparameters"])
+            writer.writerow(row)
+    return path
 
 
 def _report(args):

@@ -169,12 +169,10 @@ class _SampleStatistics(keras.Model):
     are reduced to its row: the chunk's mean probabilities, the summed
     squared deviations from that mean, the summed entropies and the argmax
     votes per class (and, with `return_samples`, the `k` probability vectors
-    themselves). Every output is batch-first, so `predict` batches the
-    inputs, compiles the step (`tf.function`, `jax.jit`, or eager under
-    `torch.no_grad`) and concatenates the rows into a dict of NumPy arrays:
-    `"mean"` and `"m2"` `(inputs, classes)`, `"entropy_sum"` `(inputs,)`,
-    `"votes"` `(inputs, classes)`, and `"samples"` `(inputs, k, classes)`
-    with `return_samples`.
+    themselves), packed side by side into one float32 row. The output is
+    batch-first, so `predict` batches the inputs, compiles the step
+    (`tf.function`, `jax.jit`, or eager under `torch.no_grad`) and
+    concatenates the rows; `unpack` names their columns.
 
     The model is held through a weak reference, so that the cache of these
     wrappers (keyed weakly by the model) does not keep it alive; its
@@ -187,14 +185,14 @@ class _SampleStatistics(keras.Model):
             `(batch, classes)` logits or probabilities.
         samples_per_call: k, the number of passes per input and call.
         from_logits: whether `model` outputs logits or probabilities.
-        return_samples: also output every probability vector, as
-            `"samples"` of shape `(batch, k, classes)`.
+        return_samples: also output every probability vector (`"samples"`
+            of shape `(batch, k, classes)` once unpacked).
 
     Example:
 
     ```python
     wrapper = _SampleStatistics(model, 10, True, False)
-    stats = wrapper.predict(x, batch_size=32, verbose=0)
+    stats = wrapper.unpack(wrapper.predict(x, batch_size=32, verbose=0))
     stats["mean"].shape  # (len(x), classes)
     ```
     """
@@ -243,16 +241,48 @@ class _SampleStatistics(keras.Model):
             )
         entropy = -ops.sum(probs * log_probs, axis=-1)
         chunk_mean = ops.mean(probs, axis=0)
-        stats = {
-            "mean": chunk_mean,
-            "m2": ops.sum(ops.square(probs - chunk_mean[None]), axis=0),
-            "entropy_sum": ops.sum(entropy, axis=0),
-            "votes": ops.sum(
+        columns = [
+            chunk_mean,
+            ops.sum(ops.square(probs - chunk_mean[None]), axis=0),
+            ops.sum(
                 ops.one_hot(ops.argmax(probs, axis=-1), num_classes), axis=0
             ),
+            ops.sum(entropy, axis=0)[:, None],
+        ]
+        if self._return_samples:
+            samples = ops.transpose(probs, (1, 0, 2))
+            columns.append(ops.reshape(samples, (-1, k * num_classes)))
+        # One output, not a dict of five: `predict` concatenates each output
+        # of every batch on the host, and on TensorFlow that costs about as
+        # much per output as running a small model.
+        return ops.concatenate(columns, axis=-1)
+
+    def unpack(self, rows):
+        """Splits rows of this model's output into the named statistics.
+
+        Args:
+            rows: the output of `predict` (or `predict_on_batch`), of shape
+                `(inputs, 3 * classes + 1)`, plus `k * classes` columns with
+                `return_samples`.
+
+        Returns:
+            A dict of float32 NumPy arrays: `"mean"`, `"m2"` and `"votes"`
+            of shape `(inputs, classes)`, `"entropy_sum"` of shape
+            `(inputs,)`, and with `return_samples` `"samples"` of shape
+            `(inputs, k, classes)`.
+        """
+        rows = np.asarray(rows, np.float32)
+        k = self._samples_per_call
+        width = 3 + (k if self._return_samples else 0)
+        c = (rows.shape[-1] - 1) // width
+        stats = {
+            "mean": rows[:, :c],
+            "m2": rows[:, c : 2 * c],
+            "votes": rows[:, 2 * c : 3 * c],
+            "entropy_sum": rows[:, 3 * c],
         }
         if self._return_samples:
-            stats["samples"] = ops.transpose(probs, (1, 0, 2))
+            stats["samples"] = rows[:, 3 * c + 1 :].reshape(-1, k, c)
         return stats
 
     def check_output(self, batch):
@@ -493,8 +523,10 @@ def mc_predict(
             for batch in _dataset_batches(x, batch_size, expected):
                 accumulator = _Accumulator()
                 for k in chunks:
-                    wrappers[k].check_output(batch)
-                    accumulator.add(wrappers[k].predict_on_batch(batch), k)
+                    wrapper = wrappers[k]
+                    wrapper.check_output(batch)
+                    rows = wrapper.predict_on_batch(batch)
+                    accumulator.add(wrapper.unpack(rows), k)
                 _check_probabilities(accumulator.mean, from_logits)
                 parts.append(accumulator)
         else:
@@ -502,11 +534,12 @@ def mc_predict(
             _check_batch(x, expected)
             accumulator = _Accumulator()
             for k in chunks:
-                wrappers[k].check_output(x)
-                stats = wrappers[k].predict(
+                wrapper = wrappers[k]
+                wrapper.check_output(x)
+                rows = wrapper.predict(
                     x, batch_size=batch_size or 32, verbose=0
                 )
-                accumulator.add(stats, k)
+                accumulator.add(wrapper.unpack(rows), k)
             _check_probabilities(accumulator.mean, from_logits)
             parts.append(accumulator)
     return _finalize(parts, samples, return_samples)

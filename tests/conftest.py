@@ -7,8 +7,9 @@ Markers (registered in pytest.ini):
 - `tensorflow_only(reason)`: a test of a TensorFlow-only feature (tf.data,
   TFDS, SavedModel export, tf.summary / TensorBoard); skipped, with the
   reason, when `KERAS_BACKEND` is not `tensorflow`.
-- `slow`: a test on real data that takes seconds; CI runs these on
-  TensorFlow only (`.ci/run`).
+- `slow`: a test on the real data sets, added here to every test that uses
+  one of the real-data fixtures (`REAL_DATA_FIXTURES`, directly or through
+  another fixture); CI runs these on TensorFlow only (`.ci/run`).
 """
 
 import os
@@ -21,25 +22,45 @@ MNIST_ENV = "KERAS_SVD_MNIST_DIR"
 FASHION_MNIST_ENV = "KERAS_SVD_FASHION_MNIST_DIR"
 
 
+# The fixtures that hand a test the real MNIST or Fashion-MNIST files.
+REAL_DATA_FIXTURES = frozenset(
+    {
+        "mnist_dir",
+        "fashion_mnist_dir",
+        "real_mnist_dir",
+        "real_fashion_mnist_dir",
+    }
+)
+
+
+@pytest.hookimpl(tryfirst=True)  # Before `-m` deselects by marker.
 def pytest_collection_modifyitems(config, items):
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        return
     for item in items:
-        marker = item.get_closest_marker("tensorflow_only")
-        if marker is None:
-            continue
-        if len(marker.args) != 1 or not isinstance(marker.args[0], str):
-            raise pytest.UsageError(
-                f"{item.nodeid}: tensorflow_only takes one reason string, "
-                f"e.g. @pytest.mark.tensorflow_only(\"tf.data pipelines\")."
-            )
-        item.add_marker(
-            pytest.mark.skip(
-                reason=f"TensorFlow-only ({marker.args[0]}); "
-                f"the backend is {backend}"
-            )
+        _mark_real_data_tests_slow(item)
+        _skip_tensorflow_only_tests(item, keras.backend.backend())
+
+
+def _mark_real_data_tests_slow(item):
+    # `fixturenames` holds every fixture the test needs, through others too.
+    if REAL_DATA_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        item.add_marker(pytest.mark.slow)
+
+
+def _skip_tensorflow_only_tests(item, backend):
+    marker = item.get_closest_marker("tensorflow_only")
+    if marker is None or backend == "tensorflow":
+        return
+    if len(marker.args) != 1 or not isinstance(marker.args[0], str):
+        raise pytest.UsageError(
+            f"{item.nodeid}: tensorflow_only takes one reason string, e.g. "
+            '@pytest.mark.tensorflow_only("tf.data pipelines").'
         )
+    item.add_marker(
+        pytest.mark.skip(
+            reason=f"TensorFlow-only ({marker.args[0]}); "
+            f"the backend is {backend}"
+        )
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import keras_svd_cli
+import keras_svd
 from keras_svd import cli
 from keras_svd import models
 from keras_svd import recipes
@@ -309,3 +310,63 @@ def test_offline_data_error_names_the_command_line_flag(
     assert "--data-dir DIR" in message
     assert "source_dir" not in message
     assert message.count("train-images-idx3-ubyte") == 1
+
+
+def test_tune_writes_the_trials_the_front_and_a_deployable_model(
+    mnist_dir, tmp_path, capsys
+):
+    out = tmp_path / "tune"
+    argv = [
+        "tune",
+        "lenet-300-100",
+        "--trials",
+        "2",
+        "--epochs",
+        "1",
+        "--data-dir",
+        str(mnist_dir),
+        "--train-size",
+        "1200",
+        "--val-size",
+        "200",
+        "--output",
+        str(out),
+        "--seed",
+        "1",
+        "--verbose",
+        "0",
+    ]
+    cli.main(argv)
+    printed = capsys.readouterr().out
+    assert "2 trials" in printed
+    rows = (out / "trials.csv").read_text().splitlines()
+    assert rows[0].startswith("trial_id,val_accuracy,compression")
+    assert len(rows) == 3
+    front = (out / "pareto_front.csv").read_text().splitlines()
+    assert 2 <= len(front) <= 3
+    best = keras.saving.load_model(out / "best_model.keras")
+    assert not keras_svd.variational_layers(best)  # stripped, plain layers
+    assert best.output_shape == (None, 10)
+    # Run again: keras-tuner resumes the finished search, no new trial.
+    cli.main(argv)
+    assert "2 trials" in capsys.readouterr().out
+
+
+def test_tune_rejects_a_validation_split_as_large_as_the_data(
+    mnist_dir, tmp_path
+):
+    with pytest.raises(SystemExit, match="--val-size must be smaller"):
+        cli.main(
+            [
+                "tune",
+                "lenet-300-100",
+                "--data-dir",
+                str(mnist_dir),
+                "--train-size",
+                "100",
+                "--val-size",
+                "100",
+                "--output",
+                str(tmp_path),
+            ]
+        )

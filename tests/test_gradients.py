@@ -38,7 +38,7 @@ def test_gradients_equal_the_closed_form():
     np.testing.assert_array_equal(b.numpy(), b0)
 
 
-def test_non_trainable_and_unused_variables():
+def test_non_trainable_variables_get_gradients_and_unused_ones_zeros():
     frozen = keras.Variable(np.array([2.0, 3.0], "float32"), trainable=False)
     unused = keras.Variable(np.ones((2, 2), "float32"))
 
@@ -57,7 +57,7 @@ def test_non_trainable_and_unused_variables():
     )
 
 
-def test_layer_weights_and_the_losses_the_layer_adds():
+def test_losses_a_layer_adds_inside_fn_are_differentiated():
     # A Dense layer with an L2 kernel regularizer: the loss is
     # sum(x @ kernel + bias) + 0.1 * sum(kernel^2), read from layer.losses.
     layer = keras.layers.Dense(

@@ -35,8 +35,8 @@ def test_lenet_shapes_and_counts(builder, kernel_weights, params):
     assert dense.count_params() == params
     # Variational: one log_sigma2 per kernel weight, plus 3 scalars a layer.
     n_layers = len(keras_svd.variational_layers(variational))
-    # Per layer: log sigma^2, three scalars of state and the `kl` log (2).
-    assert variational.count_params() == params + kernel_weights + 5 * n_layers
+    # Per layer: log sigma^2, three scalars of state and the `kl` log (3).
+    assert variational.count_params() == params + kernel_weights + 6 * n_layers
     assert sum(r["weights"] for r in keras_svd.sparsity_report(variational)) == (
         kernel_weights
     )
@@ -112,8 +112,23 @@ def test_pytest_does_not_collect_the_imported_alias(request):
         (lambda: models.vgg_like(width=0), "Received: width=0"),
         (lambda: models.mc_dropout_cnn(0), "Received: hidden_units=0"),
         (lambda: models.mc_dropout_cnn(hidden_rate=1.0), "rate=1.0"),
+        (lambda: models.lenet_300_100(units=(300,)), "Received: units=\\(300,\\)"),
+        (lambda: models.lenet_300_100(units=(0, 10)), "units=\\(0, 10\\)"),
+        (lambda: models.lenet5_caffe(filters=(20, 2.5)), "filters="),
+        (lambda: models.lenet5_caffe(units=0), "Received: units=0"),
     ],
 )
 def test_bad_arguments_raise(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_lenet_widths_are_arguments_with_unique_layer_names():
+    mlp = models.lenet_300_100(units=(32, 32), num_train_examples=10)
+    assert [l.name for l in mlp.layers[1:]] == [
+        "dense_32_1", "dense_32_2", "logits"
+    ]
+    assert [l.units for l in keras_svd.variational_layers(mlp)] == [32, 32, 10]
+    cnn = models.lenet5_caffe(variational=False, filters=(8, 16), units=64)
+    assert [l.filters for l in cnn.layers if hasattr(l, "filters")] == [8, 16]
+    assert cnn.get_layer("dense_64").units == 64

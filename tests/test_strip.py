@@ -100,7 +100,10 @@ def test_strip_keeps_perma_dropout_and_groups(tmp_path):
         stripped.inputs, stripped.get_layer("conv").output
     )
     np.testing.assert_allclose(
-        head_stripped(x), head(x), rtol=1e-5, atol=1e-6
+        keras.ops.convert_to_numpy(head_stripped(x)),
+        keras.ops.convert_to_numpy(head(x)),
+        rtol=1e-5,
+        atol=1e-6,
     )
     path = tmp_path / "stripped.keras"
     stripped.save(path)
@@ -135,3 +138,100 @@ def test_strip_rejects_what_it_cannot_convert():
 def test_deterministic_layer_needs_a_built_layer():
     with pytest.raises(ValueError, match="is not built"):
         keras_svd.VariationalDense(2, name="fresh").deterministic_layer()
+
+
+def _compiled_mlp():
+    model = keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras_svd.VariationalDense(8, activation="relu", name="hidden"),
+            keras_svd.PermaDropout(0.5, name="mc"),
+            keras_svd.VariationalDense(3, name="out"),
+        ]
+    )
+    keras_svd.set_num_train_examples(model, 16)
+    model.compile(optimizer="adam", loss="mse")
+    x = np.random.default_rng(4).normal(size=(16, 6)).astype("float32")
+    model.fit(x, np.zeros((16, 3), "float32"), epochs=1, verbose=0)
+    _randomize_log_sigma2(model)
+    return model, x
+
+
+def test_strip_returns_an_uncompiled_copy_that_saves_no_optimizer(tmp_path):
+    import io
+    import json
+    import zipfile
+
+    import h5py
+
+    model, _ = _compiled_mlp()
+    assert model.compiled and model.optimizer.built
+    stripped = keras_svd.strip_variational(model)
+    assert not stripped.compiled
+    assert getattr(stripped, "optimizer", None) is None
+    assert isinstance(stripped, keras.Sequential)
+    assert [layer.name for layer in stripped.layers] == ["hidden", "mc", "out"]
+    path = tmp_path / "stripped.keras"
+    stripped.save(path)
+    with zipfile.ZipFile(path) as archive:
+        assert not json.loads(archive.read("config.json")).get(
+            "compile_config"
+        )
+        weights = io.BytesIO(archive.read("model.weights.h5"))
+    with h5py.File(weights, "r") as store:
+        assert "optimizer" not in store
+    assert not keras.saving.load_model(path).compiled
+
+
+def test_strip_uncompiles_a_compiled_functional_model():
+    inputs = keras.Input((5,))
+    outputs = keras_svd.VariationalDense(2, name="vd")(inputs)
+    model = keras.Model(inputs, outputs, name="functional_model")
+    model.compile(optimizer="sgd", loss="mse")
+    stripped = keras_svd.strip_variational(model)
+    assert not stripped.compiled and stripped.name == "functional_model"
+    x = np.ones((2, 5), "float32")
+    np.testing.assert_allclose(
+        stripped.predict(x, verbose=0), model.predict(x, verbose=0),
+        rtol=1e-5, atol=1e-6,
+    )
+
+
+@pytest.mark.parametrize("perma_dropout", ["keep", "identity"])
+def test_strip_leaves_the_input_model_unchanged(perma_dropout):
+    model, x = _compiled_mlp()
+    weights = [w.copy() for w in model.get_weights()]
+    config = model.get_config()
+    optimizer = model.optimizer
+    keras_svd.strip_variational(model, perma_dropout=perma_dropout)
+    assert model.get_config() == config
+    assert model.compiled and model.optimizer is optimizer
+    for old, new in zip(weights, model.get_weights()):
+        np.testing.assert_array_equal(old, new)
+    assert type(model.get_layer("mc")).__name__ == "PermaDropout"
+
+
+def test_strip_perma_dropout_identity_is_deterministic():
+    model, x = _compiled_mlp()
+    kept = keras_svd.strip_variational(model)
+    stripped = keras_svd.strip_variational(model, perma_dropout="identity")
+    layer = stripped.get_layer("mc")
+    assert type(layer) is keras.layers.Identity
+    assert type(kept.get_layer("mc")).__name__ == "PermaDropout"
+    first = stripped.predict(x, verbose=0)
+    np.testing.assert_array_equal(stripped.predict(x, verbose=0), first)
+    # The dropout left out: the two variational layers' deterministic pass.
+    hidden = model.get_layer("hidden")(x, training=False)
+    expected = model.get_layer("out")(hidden, training=False)
+    np.testing.assert_allclose(
+        first, keras.ops.convert_to_numpy(expected), rtol=1e-5, atol=1e-6
+    )
+
+
+@pytest.mark.parametrize("value", ["drop", None, "Identity", 1])
+def test_strip_rejects_an_unknown_perma_dropout_mode(value):
+    model, _ = _compiled_mlp()
+    with pytest.raises(
+        ValueError, match=f"perma_dropout must be.*Received: perma_dropout="
+    ):
+        keras_svd.strip_variational(model, perma_dropout=value)

@@ -5,6 +5,34 @@ import keras
 from keras_svd.layers.variational_conv2d import VariationalConv2D
 from keras_svd.layers.variational_dense import VariationalDense
 from keras_svd.validation import check_bool
+from keras_svd.validation import is_integer
+
+
+def check_positive_ints(values, length, name):
+    """Returns `values` as a tuple of `length` positive Python ints.
+
+    Raises:
+        ValueError: naming `name` when `values` is not a sequence of
+            `length` positive integers.
+    """
+    if (
+        not isinstance(values, (list, tuple))
+        or len(values) != length
+        or not all(is_integer(v) and v > 0 for v in values)
+    ):
+        raise ValueError(
+            f"{name} must be {length} positive integer(s). "
+            f"Received: {name}={values!r}"
+        )
+    return tuple(int(v) for v in values)
+
+
+def unique_names(names):
+    """`names` with `_1`, `_2`, ... appended to those that repeat."""
+    return [
+        f"{name}_{i + 1}" if names.count(name) > 1 else name
+        for i, name in enumerate(names)
+    ]
 
 
 class LayerFactory:

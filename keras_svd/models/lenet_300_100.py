@@ -3,6 +3,8 @@
 import keras
 
 from keras_svd.models.layer_factory import LayerFactory
+from keras_svd.models.layer_factory import check_positive_ints
+from keras_svd.models.layer_factory import unique_names
 
 
 def lenet_300_100(
@@ -10,11 +12,14 @@ def lenet_300_100(
     input_shape=(28, 28, 1),
     num_classes=10,
     name="lenet_300_100",
+    units=(300, 100),
     **variational_kwargs,
 ):
     """Builds LeNet-300-100: 784-300-100-10 with ReLU, logits out.
 
-    266,200 kernel weights on MNIST. Uncompiled.
+    266,200 kernel weights on MNIST. Uncompiled. `units` changes the widths
+    of the two hidden layers (the same architecture, narrower or wider: what
+    `keras_svd.tuner.SparseVDHyperModel` searches over).
 
     Args:
         variational: use `VariationalDense` layers (Sparse VD) or plain
@@ -22,6 +27,7 @@ def lenet_300_100(
         input_shape: shape of one image; flattened first.
         num_classes: number of output logits.
         name: the model's name.
+        units: the widths of the two hidden layers, two positive integers.
         **variational_kwargs: passed to every variational layer
             (`train_clip`, `threshold`, `num_train_examples`, ...).
 
@@ -35,13 +41,15 @@ def lenet_300_100(
     keras_svd.set_num_train_examples(model, 60000)
     ```
     """
+    units = check_positive_ints(units, 2, "units")
+    names = unique_names([f"dense_{u}" for u in units])
     make = LayerFactory(variational, variational_kwargs)
     return keras.Sequential(
         [
             keras.Input(input_shape),
             keras.layers.Flatten(),
-            make.dense(300, activation="relu", name="dense_300"),
-            make.dense(100, activation="relu", name="dense_100"),
+            make.dense(units[0], activation="relu", name=names[0]),
+            make.dense(units[1], activation="relu", name=names[1]),
             make.dense(num_classes, name="logits"),
         ],
         name=name,

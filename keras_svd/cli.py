@@ -1,8 +1,9 @@
 """The `keras-svd` command: train the paper's networks, report a saved model.
 
 The arguments are parsed by `keras_svd_cli` (outside the package, so that
-`--help` answers without importing TensorFlow); this module runs the
-commands.
+`--help` answers without importing TensorFlow; its `main` is the entry
+point, `python -m keras_svd_cli` the module form); this module runs the
+parsed commands.
 """
 
 import json
@@ -11,14 +12,7 @@ import os
 import sys
 import zipfile
 
-import keras_svd_cli
-
-__all__ = ["main", "run"]
-
-
-def main(argv=None):
-    """Entry point of the `keras-svd` command (see `keras_svd_cli.main`)."""
-    return keras_svd_cli.main(argv)
+__all__ = ["run"]
 
 
 def silence_tensorflow_logs():
@@ -263,6 +257,3 @@ def _keras_file_problem(path):
         )
     return None
 
-
-if __name__ == "__main__":
-    sys.exit(main())

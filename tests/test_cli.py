@@ -10,9 +10,8 @@ import keras
 import numpy as np
 import pytest
 
-import keras_svd_cli
 import keras_svd
-from keras_svd import cli
+import keras_svd_cli
 from keras_svd import models
 from keras_svd import recipes
 from keras_svd import training
@@ -22,7 +21,7 @@ from keras_svd import training
 def trained(mnist_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "run"
     tfds_dir = tmp_path_factory.mktemp("tfds")
-    cli.main(
+    keras_svd_cli.main(
         [
             "train",
             "lenet-300-100",
@@ -71,12 +70,12 @@ def test_train_writes_result_json_and_model(trained, capsys):
 
 
 def test_report_reads_the_saved_model(trained, capsys):
-    cli.main(["report", str(trained / "model.keras"), "--json"])
+    keras_svd_cli.main(["report", str(trained / "model.keras"), "--json"])
     report = json.loads(capsys.readouterr().out)
     result = json.loads((trained / "result.json").read_text())
     assert report["layers"] == result["layers"]
     assert report["compression"] == pytest.approx(result["compression"])
-    cli.main(["report", str(trained / "model.keras")])
+    keras_svd_cli.main(["report", str(trained / "model.keras")])
     lines = capsys.readouterr().out.splitlines()
     dense_300 = next(line for line in lines if line.startswith("dense_300"))
     row = result["layers"][0]
@@ -108,7 +107,7 @@ def test_report_reads_the_saved_model(trained, capsys):
 )
 def test_bad_arguments_exit_with_a_clear_message(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        cli.main(argv)
+        keras_svd_cli.main(argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
 
@@ -123,11 +122,11 @@ def test_protocol_is_a_hidden_alias_of_recipe(monkeypatch, capsys):
     monkeypatch.setattr(training, "train", fake_train)
     for flags in ([], ["--recipe", "quick"], ["--protocol", "quick"]):
         with pytest.raises(SystemExit, match="stopped before training"):
-            cli.main(["train", "lenet-300-100", *flags])
+            keras_svd_cli.main(["train", "lenet-300-100", *flags])
     assert chosen == ["paper", "quick", "quick"]
 
     with pytest.raises(SystemExit) as exit_info:
-        cli.main(["train", "--help"])
+        keras_svd_cli.main(["train", "--help"])
     assert exit_info.value.code == 0
     help_text = capsys.readouterr().out
     assert "--recipe {paper,quick}" in help_text
@@ -137,12 +136,12 @@ def test_protocol_is_a_hidden_alias_of_recipe(monkeypatch, capsys):
 def test_missing_data_folder(tmp_path):
     missing = tmp_path / "nowhere"
     with pytest.raises(SystemExit, match="--data-dir .*nowhere.* is not a folder"):
-        cli.main(["train", "lenet-300-100", "--data-dir", str(missing)])
+        keras_svd_cli.main(["train", "lenet-300-100", "--data-dir", str(missing)])
 
 
 def test_data_folder_without_idx_files_lists_them_once(tmp_path):
     with pytest.raises(SystemExit) as info:
-        cli.main(
+        keras_svd_cli.main(
             [
                 "train",
                 "lenet-300-100",
@@ -163,18 +162,18 @@ def test_data_folder_without_idx_files_lists_them_once(tmp_path):
 
 def test_report_says_what_is_wrong_with_a_file(tmp_path):
     with pytest.raises(SystemExit, match="no such file"):
-        cli.main(["report", str(tmp_path / "absent.keras")])
+        keras_svd_cli.main(["report", str(tmp_path / "absent.keras")])
     junk = tmp_path / "junk.keras"
     junk.write_text("not a model")
     with pytest.raises(SystemExit, match="not a .keras file: it is not a zip"):
-        cli.main(["report", str(junk)])
+        keras_svd_cli.main(["report", str(junk)])
     other_zip = tmp_path / "other.keras"
     with zipfile.ZipFile(other_zip, "w") as archive:
         archive.writestr("notes.txt", "hello")
     with pytest.raises(
         SystemExit, match="lacks config.json and model.weights.h5"
     ):
-        cli.main(["report", str(other_zip)])
+        keras_svd_cli.main(["report", str(other_zip)])
     # A .keras archive whose weights are cut off: Keras's own reason.
     good = tmp_path / "good.keras"
     keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]).save(good)
@@ -184,7 +183,7 @@ def test_report_says_what_is_wrong_with_a_file(tmp_path):
             data = source.read(name)
             out.writestr(name, data[:40] if name.endswith(".h5") else data)
     with pytest.raises(SystemExit, match="Keras could not load the model"):
-        cli.main(["report", str(broken)])
+        keras_svd_cli.main(["report", str(broken)])
 
 
 def test_report_counts_the_zeros_of_a_plain_model(tmp_path, capsys):
@@ -200,13 +199,13 @@ def test_report_counts_the_zeros_of_a_plain_model(tmp_path, capsys):
     model.get_layer("hidden").kernel.assign(kernel)
     path = tmp_path / "plain.keras"
     model.save(path)
-    cli.main(["report", str(path), "--json"])
+    keras_svd_cli.main(["report", str(path), "--json"])
     result = json.loads(capsys.readouterr().out)
     assert result["plain_model"] is True
     rows = {row["layer"]: row for row in result["layers"]}
     assert rows["hidden"]["weights"] == 12 and rows["hidden"]["kept"] == 8
     assert rows["out"]["kept"] == 6
-    cli.main(["report", str(path)])
+    keras_svd_cli.main(["report", str(path)])
     out = capsys.readouterr().out
     assert "a plain model" in out and "zero weights count as pruned" in out
 
@@ -304,7 +303,7 @@ def test_offline_data_error_names_the_command_line_flag(
 
     monkeypatch.setattr(training, "train", unavailable)
     with pytest.raises(SystemExit) as info:
-        cli.main(["train", "lenet-300-100"])
+        keras_svd_cli.main(["train", "lenet-300-100"])
     message = str(info.value)
     assert "the network is down." in message
     assert "--data-dir DIR" in message
@@ -336,7 +335,7 @@ def test_tune_writes_the_trials_the_front_and_a_deployable_model(
         "--verbose",
         "0",
     ]
-    cli.main(argv)
+    keras_svd_cli.main(argv)
     printed = capsys.readouterr().out
     assert "2 trials" in printed
     rows = (out / "trials.csv").read_text().splitlines()
@@ -348,7 +347,7 @@ def test_tune_writes_the_trials_the_front_and_a_deployable_model(
     assert not keras_svd.variational_layers(best)  # stripped, plain layers
     assert best.output_shape == (None, 10)
     # Run again: keras-tuner resumes the finished search, no new trial.
-    cli.main(argv)
+    keras_svd_cli.main(argv)
     assert "2 trials" in capsys.readouterr().out
 
 
@@ -356,7 +355,7 @@ def test_tune_rejects_a_validation_split_as_large_as_the_data(
     mnist_dir, tmp_path
 ):
     with pytest.raises(SystemExit, match="--val-size must be smaller"):
-        cli.main(
+        keras_svd_cli.main(
             [
                 "tune",
                 "lenet-300-100",

@@ -191,3 +191,15 @@ def test_mlp_accepts_flat_inputs():
         keras_tuner.HyperParameters()
     )
     assert model.input_shape == (None, 784)
+
+
+def test_random_draws_reach_every_dropout_rate():
+    import keras_tuner
+
+    hypermodel = SparseVDHyperModel((28, 28, 1), 10, 1000, family="mlp")
+    hp = keras_tuner.HyperParameters()
+    hypermodel.build(hp)
+    oracle_space = hp.space
+    rate = next(p for p in oracle_space if p.name == "dropout_rate")
+    seen = {rate.random_sample(seed) for seed in range(300)}
+    assert seen == {0.0, 0.1, 0.2, 0.3, 0.4, 0.5}

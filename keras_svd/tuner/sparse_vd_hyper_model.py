@@ -44,7 +44,7 @@ class SparseVDHyperModel(keras_tuner.HyperModel):
       `train_clip` (True).
     - `"mlp"` (LeNet-300-100's shape, `keras_svd.models.lenet_300_100`):
       `units_1` (300, one of 100, 200, 300, 500), `units_2` (100, one of
-      50, 100, 200), `dropout_rate` (0.0, 0 to 0.5 step 0.1: a
+      50, 100, 200), `dropout_rate` (0.0, one of 0, 0.1, ..., 0.5: a
       `PermaDropout` before the logits when > 0).
     - `"lenet5"` (`keras_svd.models.lenet5_caffe`): `filters_1` (20, one
       of 10, 20, 32), `filters_2` (50, one of 25, 50, 64), `units` (500,
@@ -174,7 +174,11 @@ class SparseVDHyperModel(keras_tuner.HyperModel):
                 **common,
             )
         if self.family in ("mlp", "lenet5"):
-            rate = hp.Float("dropout_rate", 0.0, 0.5, step=0.1, default=0.0)
+            # A Choice, not Float(0, 0.5, step=0.1): keras-tuner 1.4.8's
+            # random draw of that Float never reaches 0.5.
+            rate = hp.Choice(
+                "dropout_rate", [0.0, 0.1, 0.2, 0.3, 0.4, 0.5], default=0.0
+            )
             if rate > 0:
                 model = _with_dropout_before_logits(model, rate)
         model.compile(

@@ -26,6 +26,8 @@ from keras_svd.validation import check_positive_int
 # Negative values down to -MI_TOLERANCE (nats) are set to 0; anything lower
 # is left as it is, to show that something is wrong.
 MI_TOLERANCE = 1e-4
+# Rows of the first batch that `from_logits=None` looks at.
+_PROBE_ROWS = 32
 # Probabilities given with `from_logits=False` must sum to 1 within this.
 _SUM_TOLERANCE = 1e-3
 # Default number of rows (inputs times samples) of one compiled call.
@@ -139,25 +141,33 @@ def _check_batch(x, expected):
         )
 
 
-def _dataset_batches(x, batch_size, expected):
-    """Yields the NumPy input batches (structures) of the dataset `x`."""
-    if batch_size is not None:
-        raise ValueError(
-            "Do not give batch_size with a tf.data.Dataset: its own "
-            f"batches are used. Received: batch_size={batch_size!r}"
-        )
-    empty = True
-    for element in x:
-        inputs, _, _ = keras.utils.unpack_x_y_sample_weight(element)
-        inputs = keras.tree.map_structure(_to_numpy, inputs)
-        _check_batch(inputs, expected)
-        empty = False
-        yield inputs
-    if empty:
-        raise ValueError(
-            "The dataset x yielded no batch: there is nothing to "
-            "predict. Received: x=<empty tf.data.Dataset>"
-        )
+def _batches(x, batch_size, expected):
+    """Yields NumPy batches (structures) of `x`, an array or a dataset."""
+    if _is_dataset(x):
+        if batch_size is not None:
+            raise ValueError(
+                "Do not give batch_size with a tf.data.Dataset: its own "
+                f"batches are used. Received: batch_size={batch_size!r}"
+            )
+        empty = True
+        for element in x:
+            inputs, _, _ = keras.utils.unpack_x_y_sample_weight(element)
+            inputs = keras.tree.map_structure(_to_numpy, inputs)
+            _check_batch(inputs, expected)
+            empty = False
+            yield inputs
+        if empty:
+            raise ValueError(
+                "The dataset x yielded no batch: there is nothing to "
+                "predict. Received: x=<empty tf.data.Dataset>"
+            )
+        return
+    x = keras.tree.map_structure(_to_numpy, x)
+    _check_batch(x, expected)
+    n = int(keras.tree.flatten(x)[0].shape[0])
+    size = batch_size or 32
+    for start in range(0, n, size):
+        yield keras.tree.map_structure(lambda a: a[start : start + size], x)
 
 
 class _SampleStatistics(keras.Model):
@@ -169,16 +179,16 @@ class _SampleStatistics(keras.Model):
     are reduced to its row: the chunk's mean probabilities, the summed
     squared deviations from that mean, the summed entropies and the argmax
     votes per class (and, with `return_samples`, the `k` probability vectors
-    themselves), packed side by side into one float32 row. The output is
-    batch-first, so `predict` batches the inputs, compiles the step
-    (`tf.function`, `jax.jit`, or eager under `torch.no_grad`) and
-    concatenates the rows; `unpack` names their columns.
+    themselves), packed side by side into one float32 row. As a Keras
+    model, it runs under Keras's own predict functions (`predict_on_batch`,
+    `predict`), which compile the step (`tf.function`, `jax.jit`, or eager
+    under `torch.no_grad`); `unpack` names the columns of their rows.
 
     The model is held through a weak reference, so that the cache of these
     wrappers (keyed weakly by the model) does not keep it alive; its
     variables, random-seed states included, are tracked as this wrapper's
-    own, so that `predict` on JAX threads them through its stateless step
-    and writes the new seed states back (fresh samples on every call).
+    own, so that the predict step on JAX threads them through its stateless
+    call and writes the new seed states back (fresh samples on every call).
 
     Args:
         model: a built Keras model or layer mapping a batch to
@@ -252,9 +262,9 @@ class _SampleStatistics(keras.Model):
         if self._return_samples:
             samples = ops.transpose(probs, (1, 0, 2))
             columns.append(ops.reshape(samples, (-1, k * num_classes)))
-        # One output, not a dict of five: `predict` concatenates each output
-        # of every batch on the host, and on TensorFlow that costs about as
-        # much per output as running a small model.
+        # One output, not a dict of five: every output of a step is
+        # converted to NumPy on its own (and `predict` on TensorFlow
+        # concatenates each output with several eager ops per batch).
         return ops.concatenate(columns, axis=-1)
 
     def unpack(self, rows):
@@ -286,12 +296,11 @@ class _SampleStatistics(keras.Model):
         return stats
 
     def check_output(self, batch):
-        """Checks the model's output on `batch`'s shapes, symbolically, once.
+        """Checks the model's output on `batch`'s shapes, once.
 
-        A bad model output (or any error of the model's trace) is then
-        raised before `predict` starts: `predict` on JAX detaches the
-        variables' values while it runs, and an error inside it would leave
-        the model's variables empty.
+        The check runs symbolically (`compute_output_spec`), so a model
+        with the wrong output is reported in `mc_predict`'s own words
+        rather than from inside a compiled step.
 
         Args:
             batch: one batch of inputs (a structure of arrays).
@@ -355,8 +364,11 @@ def _entropy(probs):
 
 
 class _Accumulator:
-    """Combines chunks of samples of the same inputs (Chan et al.'s
-    parallel variance, in float64)."""
+    """Combines chunks of samples of the same inputs, in float64.
+
+    The means and summed squared deviations of the chunks are merged with
+    Chan et al.'s parallel variance.
+    """
 
     def __init__(self):
         self.count = 0
@@ -384,6 +396,48 @@ class _Accumulator:
             self.samples.append(
                 np.swapaxes(np.asarray(stats["samples"], np.float32), 0, 1)
             )
+
+
+def _outputs_probabilities(model, batch):
+    """Why `model` outputs probabilities, or None when it outputs logits.
+
+    A last layer that applies softmax says so; otherwise the outputs of the
+    first rows of `batch` are probabilities when every row is non-negative
+    and sums to 1 (within 1e-3), which logits practically never are.
+    """
+    layers = getattr(model, "layers", None) or [model]
+    last = layers[-1]
+    if isinstance(last, keras.layers.Softmax) or getattr(
+        last, "activation", None
+    ) in (keras.activations.softmax, "softmax"):
+        return f"its last layer {last.name!r} applies softmax"
+    rows = keras.tree.map_structure(lambda a: a[:_PROBE_ROWS], batch)
+    outputs = model(rows, training=False)
+    if not ops.is_tensor(outputs) or len(outputs.shape) != 2:
+        return None  # `check_output` says what is wrong with it.
+    outputs = _to_numpy(outputs).astype(np.float64)
+    sums = outputs.sum(axis=-1)
+    if np.all(outputs >= 0) and np.all(np.abs(sums - 1.0) <= _SUM_TOLERANCE):
+        return "its outputs are non-negative and every row sums to 1"
+    return None
+
+
+def _resolve_from_logits(model, batch, from_logits):
+    """`from_logits` for `model`: detected when None, checked when True."""
+    if from_logits is False:
+        return False
+    reason = _outputs_probabilities(model, batch)
+    if from_logits is None:
+        return reason is None
+    if reason is not None:
+        raise ValueError(
+            f"The model outputs probabilities ({reason}), but "
+            "from_logits=True would apply a second softmax, which flattens "
+            "every distribution towards uniform (the predictive entropy "
+            "comes out near log(classes)). Pass from_logits=False, or leave "
+            "from_logits=None to detect it. Received: from_logits=True"
+        )
+    return True
 
 
 def _check_probabilities(mean, from_logits):
@@ -415,7 +469,7 @@ def mc_predict(
     samples=50,
     batch_size=None,
     chunk_size=None,
-    from_logits=True,
+    from_logits=None,
     sample_weights=True,
     return_samples=False,
 ):
@@ -435,17 +489,17 @@ def mc_predict(
     `training=False`, so `BatchNormalization` uses and keeps its moving
     statistics and plain `Dropout` is off.
 
-    How: a small wrapper model tiles every batch of inputs `k` times along
-    the batch axis, runs `model` once on it and reduces the k samples of
-    each input to one row of statistics; Keras's own `predict` loop runs it
-    (batching, `tf.function` on TensorFlow, `jax.jit` on JAX, eager under
-    `torch.no_grad` on PyTorch). The T samples are taken in chunks of
-    k <= `chunk_size`, one `predict` pass each, combined in float64 on the
-    host, so memory is bounded by one tiled batch of
-    `batch_size * chunk_size` rows whatever T (unless `return_samples`). A
-    dataset is read once: each of its batches goes through every chunk
-    before the next batch is read. Repeated calls on one model reuse the
-    compiled functions.
+    How: a small wrapper model (cached per model) tiles a batch of inputs
+    `k` times along the batch axis, runs `model` once on it and reduces the
+    k samples of each input to one row of statistics; Keras compiles it as
+    it compiles `model.predict` (`tf.function` on TensorFlow, `jax.jit` on
+    JAX, eager under `torch.no_grad` on PyTorch) and runs it batch by batch
+    (`predict_on_batch`). The T samples are taken in chunks of
+    k <= `chunk_size`, combined in float64 on the host, so memory is bounded
+    by one tiled batch of `batch_size * chunk_size` rows whatever T (unless
+    `return_samples`). Every batch goes through all its chunks before the
+    next is read, so a dataset is read once. Repeated calls on one model
+    reuse the compiled functions.
 
     Args:
         model: a built Keras model (or layer) mapping a batch to
@@ -463,7 +517,12 @@ def mc_predict(
             T, capped so that one call holds at most 512 rows (at least one
             sample).
         from_logits: whether the model outputs logits (softmax applied
-            here) or probabilities.
+            here) or probabilities. `None` (the default) detects it: a last
+            layer that applies softmax, or outputs of the first batch that
+            are non-negative and sum to 1 in every row, are probabilities;
+            anything else is logits. `True` on a model that outputs
+            probabilities raises a `ValueError` (a second softmax would
+            flatten every prediction towards uniform).
         sample_weights: also sample the variational layers' weights
             (local reparameterization); with `False` they use their pruned
             mean weights and only layers such as `PermaDropout` are random.
@@ -496,7 +555,8 @@ def mc_predict(
     samples = check_positive_int(samples, "samples")
     batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
     chunk_size = check_positive_int(chunk_size, "chunk_size", allow_none=True)
-    from_logits = check_bool(from_logits, "from_logits")
+    if from_logits is not None:
+        from_logits = check_bool(from_logits, "from_logits")
     sample_weights = check_bool(sample_weights, "sample_weights")
     return_samples = check_bool(return_samples, "return_samples")
     if chunk_size is not None and chunk_size > samples:
@@ -509,36 +569,22 @@ def mc_predict(
         chunk_size = min(samples, max(1, _DEFAULT_ROWS_PER_CALL // rows))
     chunks = _chunk_sizes(samples, chunk_size)
     expected = _input_shapes(model)
-    wrappers = {
-        k: _get_wrapper(model, k, from_logits, return_samples)
-        for k in sorted(set(chunks))
-    }
+    wrappers = None
 
     parts = []
     with sampling_mode(model, enabled=sample_weights):
-        if _is_dataset(x):
-            # One pass over the dataset, all chunks of a batch at once: a
-            # pass per chunk could see the inputs in another order (a
-            # reshuffling dataset) or differently augmented.
-            for batch in _dataset_batches(x, batch_size, expected):
-                accumulator = _Accumulator()
-                for k in chunks:
-                    wrapper = wrappers[k]
-                    wrapper.check_output(batch)
-                    rows = wrapper.predict_on_batch(batch)
-                    accumulator.add(wrapper.unpack(rows), k)
-                _check_probabilities(accumulator.mean, from_logits)
-                parts.append(accumulator)
-        else:
-            x = keras.tree.map_structure(_to_numpy, x)
-            _check_batch(x, expected)
+        for batch in _batches(x, batch_size, expected):
+            if wrappers is None:
+                from_logits = _resolve_from_logits(model, batch, from_logits)
+                wrappers = {
+                    k: _get_wrapper(model, k, from_logits, return_samples)
+                    for k in sorted(set(chunks))
+                }
             accumulator = _Accumulator()
             for k in chunks:
                 wrapper = wrappers[k]
-                wrapper.check_output(x)
-                rows = wrapper.predict(
-                    x, batch_size=batch_size or 32, verbose=0
-                )
+                wrapper.check_output(batch)
+                rows = wrapper.predict_on_batch(batch)
                 accumulator.add(wrapper.unpack(rows), k)
             _check_probabilities(accumulator.mean, from_logits)
             parts.append(accumulator)

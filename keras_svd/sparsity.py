@@ -122,7 +122,9 @@ def measure_zeros(model):
         )
     kernels = [layer.kernel for layer in layers]
     counts = ops.convert_to_numpy(
-        ops.stack([ops.count_nonzero(kernel) for kernel in kernels])
+        ops.stack(
+            [ops.count_nonzero(ops.convert_to_tensor(k)) for k in kernels]
+        )
     ).tolist()
     sizes = [math.prod(kernel.shape) for kernel in kernels]
     return _report([layer.name for layer in layers], sizes, counts)

@@ -41,7 +41,9 @@ setup(
         "importlib_resources",
     ],
     extras_require={
-        "tests": ["pytest", "scipy"],
+        # scikit-learn and matplotlib: the tuner tests (BayesianOptimization,
+        # the Pareto plot) run instead of skipping.
+        "tests": ["pytest", "scipy", "scikit-learn", "matplotlib"],
         # The other Keras backends the test suite runs on (KERAS_BACKEND=jax
         # or torch). CI pins the CPU build of torch (.ci/run).
         "backends": ["jax", "torch"],

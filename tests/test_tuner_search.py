@@ -193,3 +193,21 @@ def test_bayesian_optimization_runs_two_trials(mnist_slice, tmp_path):
     _search(tuner, mnist_slice)
     _assert_trials_log_the_scores(tuner, 2)
     _assert_best_model_is_variational(tuner)
+
+
+def test_grid_search_runs_two_trials(mnist_slice, tmp_path):
+    space = _small_space(threshold=3.0, log_sigma2_init=-10.0, dropout_rate=0.0)
+    tuner = keras_tuner.GridSearch(
+        SparseVDHyperModel((28, 28, 1), 10, NUM_TRAIN),
+        objective=keras_svd.tuner.TRADEOFF,
+        max_trials=2,
+        hyperparameters=space,
+        directory=tmp_path,
+        project_name="grid",
+    )
+    _search(tuner, mnist_slice)
+    trials = _assert_trials_log_the_scores(tuner, 2)
+    # The grid walks train_clip, the one searched value left here.
+    values = {t.hyperparameters.get("train_clip") for t in trials}
+    assert values == {True, False}
+    _assert_best_model_is_variational(tuner)

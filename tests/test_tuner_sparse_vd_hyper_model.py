@@ -203,3 +203,22 @@ def test_random_draws_reach_every_dropout_rate():
     rate = next(p for p in oracle_space if p.name == "dropout_rate")
     seen = {rate.random_sample(seed) for seed in range(300)}
     assert seen == {0.0, 0.1, 0.2, 0.3, 0.4, 0.5}
+
+
+def test_a_users_sparsity_monitor_writes_each_trial_into_its_own_run(
+    tmp_path,
+):
+    hypermodel = SparseVDHyperModel((28, 28, 1), 10, 1000, family="mlp")
+    mine = SparsityMonitor(log_dir=str(tmp_path))
+    dirs = []
+    for units in (100, 300):
+        hp = keras_tuner.HyperParameters()
+        hp.Fixed("units_1", units)
+        hypermodel.build(hp)
+        callbacks = hypermodel.make_callbacks(hp, [mine])
+        (monitor,) = [c for c in callbacks if isinstance(c, SparsityMonitor)]
+        assert monitor is not mine
+        dirs.append(monitor.log_dir)
+    assert dirs[0] != dirs[1]
+    assert all(d.startswith(str(tmp_path)) for d in dirs)
+    assert mine.log_dir == str(tmp_path)  # the user's own is not changed

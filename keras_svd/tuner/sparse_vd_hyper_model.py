@@ -1,5 +1,10 @@
 """`SparseVDHyperModel`: a keras-tuner search space of Sparse VD networks."""
 
+import copy
+import hashlib
+import json
+import os
+
 import keras
 import keras_tuner
 
@@ -225,6 +230,17 @@ class SparseVDHyperModel(keras_tuner.HyperModel):
                 index_of(KLAnnealing) + 1,
                 SparsityMonitor(log_dir=_tensorboard_dir(callbacks)),
             )
+        else:
+            # The user's own monitor writes each trial into a run of its
+            # own: a copy whose log_dir is a subfolder named after hp.
+            i = index_of(SparsityMonitor)
+            monitor = callbacks[i]
+            if monitor.log_dir is not None:
+                monitor = copy.deepcopy(monitor)
+                monitor.log_dir = os.path.join(
+                    monitor.log_dir, _run_name(hp)
+                )
+                callbacks[i] = monitor
         if index_of(TradeoffScores) is None:
             after = max(index_of(KLAnnealing), index_of(SparsityMonitor))
             callbacks.insert(
@@ -257,6 +273,12 @@ class SparseVDHyperModel(keras_tuner.HyperModel):
         return model.fit(
             *args, callbacks=self.make_callbacks(hp, callbacks), **kwargs
         )
+
+
+def _run_name(hp):
+    """A folder name for one set of hyperparameter values (stable)."""
+    values = json.dumps(hp.values, sort_keys=True, default=str)
+    return "hp-" + hashlib.sha1(values.encode()).hexdigest()[:10]
 
 
 def _check_input_shape(input_shape, family):

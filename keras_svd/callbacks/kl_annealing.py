@@ -8,9 +8,9 @@ from keras import ops
 from keras_svd import schedules as schedules_lib
 from keras_svd.model_utils import read_kl_log
 from keras_svd.model_utils import run_id
-from keras_svd.model_utils import warn_if_kl_inactive
 from keras_svd.model_utils import set_kl_weight
 from keras_svd.model_utils import variational_layers
+from keras_svd.model_utils import warn_if_kl_inactive
 from keras_svd.schedules.kl_schedule import validate_beta
 from keras_svd.validation import check_verbose
 

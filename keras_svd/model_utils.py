@@ -11,8 +11,8 @@ import numpy as np
 from keras import ops
 
 from keras_svd.layers.variational_protocol import is_variational
-from keras_svd.validation import check_finite_number
-from keras_svd.validation import check_positive_int
+from keras_svd.validation import check_kl_weight
+from keras_svd.validation import check_num_train_examples
 
 
 def _children(layer):
@@ -114,7 +114,7 @@ def set_num_train_examples(model, num_train_examples):
     model.fit(x_train, y_train)
     ```
     """
-    check_positive_int(num_train_examples, "num_train_examples")
+    check_num_train_examples(num_train_examples)
     layers = require_variational_layers(model)
     for layer in layers:
         layer.set_num_train_examples(int(num_train_examples))
@@ -131,7 +131,7 @@ def set_kl_weight(model, kl_weight):
     Returns:
         The list of variational layers that were updated.
     """
-    check_finite_number(kl_weight, "kl_weight", minimum=0)
+    check_kl_weight(kl_weight)
     layers = require_variational_layers(model)
     for layer in layers:
         layer.set_kl_weight(kl_weight)

@@ -72,3 +72,13 @@ def check_finite_number(value, name, minimum=None):
             f"{name} must be a finite number{bound}. Received: {name}={value!r}"
         )
     return float(value)
+
+
+def check_num_train_examples(value, allow_none=False):
+    """Checks N, the number of training examples of the KL term (>= 1)."""
+    return check_positive_int(value, "num_train_examples", allow_none)
+
+
+def check_kl_weight(value):
+    """Checks beta, the weight of the KL term (finite, >= 0); a float."""
+    return check_finite_number(value, "kl_weight", minimum=0)

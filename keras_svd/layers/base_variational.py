@@ -10,7 +10,8 @@ from keras import ops
 from keras_svd import variational_ops
 from keras_svd.validation import check_bool
 from keras_svd.validation import check_finite_number
-from keras_svd.validation import check_positive_int
+from keras_svd.validation import check_kl_weight
+from keras_svd.validation import check_num_train_examples
 
 __all__ = ["BaseVariational"]
 
@@ -125,8 +126,8 @@ class BaseVariational(keras.layers.Layer):
         )
         train_clip = check_bool(train_clip, "train_clip")
         use_bias = check_bool(use_bias, "use_bias")
-        _check_num_train_examples(num_train_examples, allow_none=True)
-        _check_kl_weight(kl_weight)
+        check_num_train_examples(num_train_examples, allow_none=True)
+        check_kl_weight(kl_weight)
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.activation = keras.activations.get(activation)
         self.use_bias = use_bias
@@ -380,7 +381,7 @@ class BaseVariational(keras.layers.Layer):
 
     def set_num_train_examples(self, num_train_examples):
         """Sets N, the number of training examples that scales the KL."""
-        _check_num_train_examples(num_train_examples)
+        check_num_train_examples(num_train_examples)
         self.num_train_examples = int(num_train_examples)
         if self.built:
             self.inv_num_train_examples.assign(
@@ -389,7 +390,7 @@ class BaseVariational(keras.layers.Layer):
 
     def set_kl_weight(self, kl_weight):
         """Sets beta, the weight of the KL term (1 = the true ELBO)."""
-        _check_kl_weight(kl_weight)
+        check_kl_weight(kl_weight)
         self.kl_weight = float(kl_weight)
         if self.built:
             self.kl_weight_variable.assign(self.kl_weight)
@@ -477,11 +478,3 @@ _VARIATIONAL_ARGUMENTS = (
     "kl_weight",
     "seed",
 )
-
-
-def _check_num_train_examples(value, allow_none=False):
-    return check_positive_int(value, "num_train_examples", allow_none)
-
-
-def _check_kl_weight(value):
-    return check_finite_number(value, "kl_weight", minimum=0)

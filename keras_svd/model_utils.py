@@ -45,6 +45,22 @@ def variational_layers(model):
         print(layer.name, layer.threshold)
     ```
     """
+    return [
+        layer
+        for layer in all_layers(model)
+        if is_variational(layer, strict=True)
+    ]
+
+
+def all_layers(model):
+    """`model` and every layer inside it (nested models, wrapped layers).
+
+    Args:
+        model: a Keras model or layer.
+
+    Returns:
+        A list in the model's order, depth first, each layer once.
+    """
     found = []
     seen = set()
 
@@ -52,8 +68,7 @@ def variational_layers(model):
         if id(layer) in seen:
             return
         seen.add(id(layer))
-        if is_variational(layer, strict=True):
-            found.append(layer)
+        found.append(layer)
         for child in _children(layer):
             visit(child)
 
@@ -234,6 +249,7 @@ def warn_if_kl_inactive(model, run_id):
 
 
 __all__ = [
+    "all_layers",
     "kl_inactive_reason",
     "read_kl_log",
     "require_variational_layers",

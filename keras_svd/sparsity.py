@@ -12,6 +12,7 @@ import math
 
 from keras import ops
 
+from keras_svd.model_utils import all_layers
 from keras_svd.model_utils import require_variational_layers
 
 
@@ -112,7 +113,7 @@ def measure_zeros(model):
     """
     layers = [
         layer
-        for layer in _all_layers(model)
+        for layer in all_layers(model)
         if getattr(layer, "kernel", None) is not None
     ]
     if not layers:
@@ -128,16 +129,6 @@ def measure_zeros(model):
     ).tolist()
     sizes = [math.prod(kernel.shape) for kernel in kernels]
     return _report([layer.name for layer in layers], sizes, counts)
-
-
-def _all_layers(model):
-    found, stack = [], [model]
-    while stack:
-        layer = stack.pop(0)
-        if layer not in found:
-            found.append(layer)
-            stack.extend(getattr(layer, "layers", None) or [])
-    return found
 
 
 def sparsity_report(model):

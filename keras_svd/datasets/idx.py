@@ -159,13 +159,8 @@ def find_idx_files(folder):
             f"It must contain these four files, gzip-compressed or not:\n"
             + _expected_files_listing()
         )
-    paths = {}
-    missing = []
-    for split, stems in _STANDARD_FILES.items():
-        for kind, stem in zip(("images", "labels"), stems):
-            paths[split, kind] = _find_file(folder, stem)
-            if paths[split, kind] is None:
-                missing.append(stem)
+    paths = _idx_paths(folder)
+    missing = [stem for stem, path in paths.values() if path is None]
     if missing:
         missing_listing = "\n".join(f"  {stem}[.gz]" for stem in missing)
         raise FileNotFoundError(
@@ -174,7 +169,29 @@ def find_idx_files(folder):
             f"The folder must contain these four files, gzip-compressed or "
             f"not:\n" + _expected_files_listing()
         )
-    return paths
+    return {key: path for key, (_, path) in paths.items()}
+
+
+def _idx_paths(folder):
+    """`{(split, kind): (stem, path or None)}` for the four files."""
+    return {
+        (split, kind): (stem, _find_file(folder, stem))
+        for split, stems in _STANDARD_FILES.items()
+        for kind, stem in zip(("images", "labels"), stems)
+    }
+
+
+def missing_idx_files(folder):
+    """The standard names (`.gz`) of the IDX files `folder` lacks.
+
+    A file counts as present gzip-compressed or not, as `find_idx_files`
+    counts it; a folder that does not exist lacks all four.
+    """
+    return [
+        stem + ".gz"
+        for stem, path in _idx_paths(os.fspath(folder)).values()
+        if path is None
+    ]
 
 
 def _expected_files_listing():

@@ -22,6 +22,7 @@ from keras_svd.datasets.idx import default_fashion_mnist_dir
 from keras_svd.datasets.idx import default_mnist_dir
 from keras_svd.datasets.idx import find_idx_files
 from keras_svd.datasets.idx import load_idx
+from keras_svd.datasets.idx import missing_idx_files
 from keras_svd.datasets.tfds_offline import _default_data_dir
 from keras_svd.datasets.tfds_offline import prepare_offline
 from keras_svd.validation import check_positive_int
@@ -208,12 +209,7 @@ def _missing_files_reason(folder):
     """One sentence on what an IDX folder lacks (the guidance lists them)."""
     if not os.path.isdir(folder):
         return f"the folder {os.path.abspath(folder)} does not exist."
-    missing = [
-        name
-        for name in STANDARD_FILE_NAMES
-        if not os.path.exists(os.path.join(folder, name))
-        and not os.path.exists(os.path.join(folder, name[: -len(".gz")]))
-    ]
+    missing = missing_idx_files(folder)
     if len(missing) == len(STANDARD_FILE_NAMES):
         return f"{os.path.abspath(folder)} holds none of the four IDX files."
     return (

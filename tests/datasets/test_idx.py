@@ -270,3 +270,15 @@ def test_default_dirs_follow_their_environment_variables(tmp_path, monkeypatch):
 
     assert default_mnist_dir() == str(tmp_path / "m")
     assert default_fashion_mnist_dir() == str(tmp_path / "f")
+
+
+def test_missing_idx_files_counts_plain_and_gzip_files(tmp_path):
+    from keras_svd.datasets.idx import missing_idx_files
+
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(b"")
+    (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(b"")
+    assert missing_idx_files(tmp_path) == [
+        "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+    ]
+    assert len(missing_idx_files(tmp_path / "absent")) == 4

@@ -74,15 +74,12 @@ class VariationalProtocol(typing.Protocol):
     def deterministic_layer(self): ...
 
 
-_METHODS = (
-    "log_alpha",
-    "kl_divergence",
-    "pruning_mask",
-    "set_num_train_examples",
-    "set_kl_weight",
-    "sampling_variable",
-    "kl_log_variable",
-    "deterministic_layer",
+# The protocol's methods, read off the class above in their order, so that
+# the class stays the one definition.
+_METHODS = tuple(
+    name
+    for name, value in vars(VariationalProtocol).items()
+    if callable(value) and not name.startswith("_")
 )
 # A layer with any of these claims to be variational.
 _MARKERS = ("log_alpha", "kl_divergence", "pruning_mask")

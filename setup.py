@@ -42,14 +42,21 @@ setup(
     ],
     extras_require={
         # scikit-learn and matplotlib: the tuner tests (BayesianOptimization,
-        # the Pareto plot) run instead of skipping.
-        "tests": ["pytest", "scipy", "scikit-learn", "matplotlib"],
+        # the Pareto plot) and the plot tests run instead of skipping;
+        # hypothesis: the property-based layer tests; nbclient, nbformat and
+        # ipykernel: the test that executes notebooks/ headless.
+        "tests": [
+            "pytest", "scipy", "scikit-learn", "matplotlib", "hypothesis",
+            "nbclient", "nbformat", "ipykernel",
+        ],
         # The other Keras backends the test suite runs on (KERAS_BACKEND=jax
         # or torch). CI pins the CPU build of torch (.ci/run).
         "backends": ["jax", "torch"],
         # keras_svd.tuner: plot_pareto_front draws with matplotlib;
         # keras_tuner.BayesianOptimization needs scikit-learn.
         "tuner": ["matplotlib", "scikit-learn"],
+        # keras_svd.plots and the notebooks in notebooks/.
+        "notebooks": ["matplotlib", "scikit-learn"],
     },
     entry_points={
         "console_scripts": ["keras-svd = keras_svd_cli:main"],

@@ -29,6 +29,7 @@ from keras_svd.sparse_storage import load_sparse
 from keras_svd.sparse_storage import save_sparse
 from keras_svd.sparsity import sparsity_table
 from keras_svd.strip import strip_variational
+from keras_svd.to_variational import to_variational
 from keras_svd.version import __version__
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "sparsity_report",
     "sparsity_table",
     "strip_variational",
+    "to_variational",
     "variational_layers",
     "variational_ops",
 ]

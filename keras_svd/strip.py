@@ -3,6 +3,8 @@
 import keras
 
 from keras_svd.layers.perma_dropout import PermaDropout
+from keras_svd.model_cloning import check_built_model
+from keras_svd.model_cloning import clone_replacing
 
 PERMA_DROPOUT_MODES = ("keep", "identity")
 
@@ -66,69 +68,19 @@ def strip_variational(model, perma_dropout="keep"):
             f"{', '.join(repr(m) for m in PERMA_DROPOUT_MODES)}. "
             f"Received: perma_dropout={perma_dropout!r}"
         )
-    if not isinstance(model, keras.Model):
-        raise ValueError(
-            "strip_variational expects a keras.Model. "
-            f"Received: model={model!r}"
-        )
-    if not model.built:
-        raise ValueError(
-            f"Model {model.name!r} is not built: call it on data or build "
-            "it before stripping it."
-        )
-    pairs = []
+    check_built_model(model, "strip_variational")
 
-    def clone(layer):
+    def replace(layer):
         if _converts(layer):
-            new = layer.deterministic_layer()
-        elif perma_dropout == "identity" and isinstance(layer, PermaDropout):
-            new = keras.layers.Identity(
+            return layer.deterministic_layer()
+        if perma_dropout == "identity" and isinstance(layer, PermaDropout):
+            return keras.layers.Identity(
                 name=layer.name, dtype=layer.dtype_policy.name
             )
-        else:
-            new = layer.__class__.from_config(layer.get_config())
-        pairs.append((layer, new))
-        return new
+        return None
 
-    try:
-        stripped = keras.models.clone_model(
-            model, clone_function=clone, recursive=True
-        )
-    except (NotImplementedError, TypeError, ValueError) as error:
-        raise ValueError(
-            f"strip_variational could not clone model {model.name!r} "
-            f"({type(model).__name__}). Keras clones functional and "
-            "Sequential models (nested ones included), not subclassed ones. "
-            f"Keras said: {error}"
-        ) from error
-    for old, new in pairs:
-        if not _converts(old) and not isinstance(old, keras.Model):
-            new.set_weights(old.get_weights())
-    return _uncompiled(stripped)
-
-
-def _uncompiled(model):
-    """`model`, or the same layers in a new uncompiled model.
-
-    `keras.models.clone_model` compiles the copy like the original; a new
-    `Sequential` or functional `Model` on the same (already built) layers
-    drops the optimizer and the compile configuration.
-    """
-    if not model.compiled:
-        return model
-    if isinstance(model, keras.Sequential):
-        inputs = model.inputs[0]
-        return keras.Sequential(
-            [
-                keras.Input(batch_shape=inputs.shape, dtype=inputs.dtype),
-                *model.layers,
-            ],
-            name=model.name,
-            trainable=model.trainable,
-        )
-    return keras.Model(
-        model.inputs, model.outputs, name=model.name, trainable=model.trainable
-    )
+    stripped, _ = clone_replacing(model, replace, "strip_variational")
+    return stripped
 
 
 __all__ = ["strip_variational"]

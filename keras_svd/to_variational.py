@@ -87,7 +87,8 @@ def to_variational(
     model.compile(keras.optimizers.Adam(1e-4),
                   keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     model.fit(x_train, y_train, epochs=10,
-              callbacks=[keras_svd.callbacks.KLAnnealing()])
+              callbacks=[keras_svd.callbacks.KLAnnealing(
+                  keras_svd.schedules.LinearWarmup(0, 5))])
     ```
     """
     check_built_model(model, "to_variational")

@@ -20,6 +20,8 @@ RECIPE_NAMES = ("paper", "quick")
 DATASETS = ("mnist", "fashion_mnist", "fashion-mnist", "cifar10")
 # `keras_svd.tuner.run_search`'s choices.
 TUNERS = ("random", "hyperband", "bayesian")
+# `keras_svd.distribution.DISTRIBUTIONS`.
+DISTRIBUTIONS = ("none", "mirrored", "data-parallel")
 OBJECTIVES = ("tradeoff", "constrained_accuracy", "compression")
 
 __all__ = ["main"]
@@ -35,6 +37,27 @@ def _positive_int(text):
             f"must be a positive integer, got {text!r}"
         )
     return value
+
+
+def _non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < 0:
+        raise argparse.ArgumentTypeError(
+            f"must be an integer >= 0, got {text!r}"
+        )
+    return value
+
+
+def _host_port(text):
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(
+            f"must be HOST:PORT (process 0's address), got {text!r}"
+        )
+    return text
 
 
 def parser():
@@ -85,6 +108,25 @@ def parser():
                        help="0 quiet, 1 a progress bar per epoch (one line "
                        "per epoch when the output is not a terminal), 2 one "
                        "line per epoch and TensorFlow's own log")
+    train.add_argument("--distribution", default="none",
+                       choices=DISTRIBUTIONS,
+                       help="data parallelism: none (default), mirrored "
+                       "(TensorFlow's MirroredStrategy over the local GPUs, "
+                       "else every logical CPU), data-parallel (JAX's "
+                       "keras.distribution.DataParallel over every device; "
+                       "with the three options below, over several "
+                       "processes)")
+    train.add_argument("--coordinator", type=_host_port, default=None,
+                       metavar="HOST:PORT",
+                       help="multi-process data-parallel (JAX): process 0's "
+                       "address, the same in every process; needs "
+                       "--num-processes, --process-id and --seed")
+    train.add_argument("--num-processes", type=_positive_int, default=None,
+                       help="multi-process: the number of processes")
+    train.add_argument("--process-id", type=_non_negative_int, default=None,
+                       help="multi-process: this process's index, 0 to "
+                       "--num-processes - 1; process 0 writes --output")
+    train.set_defaults(usage_error=train.error)
 
     tune = sub.add_parser(
         "tune",
@@ -135,7 +177,51 @@ def parser():
     report.add_argument("path", metavar="MODEL.keras")
     report.add_argument("--json", action="store_true",
                         help="print JSON instead of the table")
+    report.add_argument("--plot", metavar="DIR", default=None,
+                        help="also write figures into DIR (created if "
+                        "missing; needs matplotlib): masks_<layer>.png, the "
+                        "kept weights of each Dense and Conv2D layer (a "
+                        "Dense layer's inputs as the image they flatten, else "
+                        "as a near-square grid), and "
+                        "log_alpha.png, the log alpha histograms (variational "
+                        "models only); the written paths are printed (to "
+                        "stderr with --json)")
     return main_parser
+
+
+def _check_multi_process(args):
+    """The multi-process options of `train` go together (exit 2 if not)."""
+    given = [
+        flag
+        for flag, value in (
+            ("--coordinator", args.coordinator),
+            ("--num-processes", args.num_processes),
+            ("--process-id", args.process_id),
+        )
+        if value is not None
+    ]
+    if not given:
+        return
+    if len(given) < 3:
+        args.usage_error(
+            f"argument {given[0]}: a multi-process run needs --coordinator, "
+            "--num-processes and --process-id together"
+        )
+    if args.distribution != "data-parallel":
+        args.usage_error(
+            "argument --coordinator: a multi-process run needs "
+            f"--distribution data-parallel (JAX), not {args.distribution!r}"
+        )
+    if args.process_id >= args.num_processes:
+        args.usage_error(
+            f"argument --process-id: must be below --num-processes "
+            f"{args.num_processes}, got {args.process_id}"
+        )
+    if args.seed is None:
+        args.usage_error(
+            "argument --seed: a multi-process run needs --seed N, the same "
+            "in every process, so that they shuffle the data alike"
+        )
 
 
 @contextlib.contextmanager
@@ -159,6 +245,8 @@ def _quiet_stderr(enabled):
 def main(argv=None):
     """Entry point of the `keras-svd` console script."""
     args = parser().parse_args(argv)
+    if args.command == "train":
+        _check_multi_process(args)
     verbose = getattr(args, "verbose", 1)
     quiet = verbose < 2
     if quiet:

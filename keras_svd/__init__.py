@@ -2,9 +2,11 @@
 
 from keras_svd import callbacks
 from keras_svd import datasets
+from keras_svd import distribution
 from keras_svd import kl
 from keras_svd import layers
 from keras_svd import models
+from keras_svd import plots
 from keras_svd import schedules
 from keras_svd import tuner
 from keras_svd import variational_ops
@@ -43,6 +45,7 @@ __all__ = [
     "compact",
     "compression_ratio",
     "datasets",
+    "distribution",
     "kl",
     "layers",
     "load_sparse",
@@ -50,6 +53,7 @@ __all__ = [
     "read_kl_log",
     "measure_sparsity",
     "models",
+    "plots",
     "sampling_mode",
     "save_sparse",
     "schedules",

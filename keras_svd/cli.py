@@ -63,6 +63,7 @@ def _train(args):
             "train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and "
             "t10k-labels-idx1-ubyte.gz)"
         )
+    distribution = _set_up_distribution(args)
     verbose = _fit_verbosity(args.verbose)
     result = training.train(
         args.model,
@@ -77,13 +78,46 @@ def _train(args):
         test_size=args.test_size,
         seed=args.seed,
         verbose=verbose,
+        distribution=distribution,
     )
+    from keras_svd.distribution import is_chief
+
+    if not is_chief():
+        return
     print(training.result_table(result))
     files = [
         os.path.join(args.output, name)
         for name in training.OUTPUT_FILES
     ]
     print(f"Wrote {', '.join(files[:-1])} and {files[-1]}")
+
+
+def _set_up_distribution(args):
+    """Checks `--distribution` on this backend; joins a multi-process job.
+
+    A distribution the backend cannot do is a usage error (exit code 2),
+    as argparse reports a bad argument.
+    """
+    from keras_svd import distribution as distribution_lib
+
+    name = getattr(args, "distribution", distribution_lib.NONE)
+    coordinator = getattr(args, "coordinator", None)
+    try:
+        distribution_lib.check_distribution(
+            name, multi_process=coordinator is not None
+        )
+    except distribution_lib.DistributionUnavailableError as e:
+        message = f"argument --distribution: {e}"
+        usage_error = getattr(args, "usage_error", None)
+        if usage_error is not None:
+            usage_error(message)
+        print(f"keras-svd train: error: {message}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if coordinator is not None:
+        distribution_lib.initialize(
+            coordinator, args.num_processes, args.process_id
+        )
+    return name
 
 
 # Command-line model names -> `keras_svd.tuner.SparseVDHyperModel` families.
@@ -227,8 +261,69 @@ def _report(args):
         )
     if args.json:
         print(json.dumps(result, indent=2))
-        return
-    print(sparsity_table(training.sparsity_of(result), title=title))
+    else:
+        print(sparsity_table(training.sparsity_of(result), title=title))
+    if args.plot is not None:
+        written = _write_plots(model, args.plot)
+        out = sys.stderr if args.json else sys.stdout
+        print(f"Wrote {', '.join(written)}", file=out)
+
+
+def _write_plots(model, folder):
+    """`report --plot`: the mask figures and the log alpha histograms."""
+    import re
+
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")  # No display: files only.
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise SystemExit(
+            "keras-svd: error: --plot needs matplotlib, which is not "
+            'installed. Install it with `pip install "keras-svd[notebooks]"`.'
+        ) from None
+    from keras_svd import plots
+    from keras_svd.model_utils import variational_layers
+    from keras_svd.plots.plot_weight_masks import flattened_image_shape
+    from keras_svd.plots.plot_weight_masks import mask_layers
+
+    os.makedirs(folder, exist_ok=True)
+    written = []
+    names = set()
+    for layer in mask_layers(model):
+        image_shape = None
+        if len(layer.kernel.shape) == 2 and (
+            flattened_image_shape(model, layer) is None
+        ):
+            # Inputs that are not an image: laid out as a near-square grid.
+            image_shape = _grid_shape(int(layer.kernel.shape[0]))
+        name = re.sub(r"[^\w.-]", "_", layer.name)
+        while name in names:
+            name += "_"
+        names.add(name)
+        path = os.path.join(folder, f"masks_{name}.png")
+        fig = plots.plot_weight_masks(
+            model, layer, image_shape=image_shape, path=path
+        )
+        plt.close(fig)
+        written.append(path)
+    if variational_layers(model):
+        path = os.path.join(folder, "log_alpha.png")
+        plt.close(plots.plot_log_alpha_histograms(model, path=path))
+        written.append(path)
+    if not written:
+        raise SystemExit(
+            "keras-svd: error: --plot: the model has no Dense or Conv2D "
+            "layer to draw"
+        )
+    return written
+
+
+def _grid_shape(count):
+    """(rows, columns), rows * columns == count, as square as can be."""
+    rows = max(d for d in range(1, int(count**0.5) + 1) if count % d == 0)
+    return rows, count // rows
 
 
 def _keras_file_problem(path):

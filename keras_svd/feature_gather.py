@@ -66,14 +66,15 @@ class FeatureGather(keras.layers.Layer):
         rank = len(input_shape)
         if not -rank <= self.axis < rank or self.axis % rank == 0:
             raise ValueError(
-                f"axis={self.axis} is not a feature axis of inputs of shape "
-                f"{tuple(input_shape)}."
+                f"axis is not a feature axis of inputs of shape "
+                f"{tuple(input_shape)}. Received: axis={self.axis}"
             )
         size = input_shape[self.axis]
         if size is not None and max(self.indices) >= size:
             raise ValueError(
                 f"indices reach {max(self.indices)}, but axis {self.axis} "
-                f"of inputs of shape {tuple(input_shape)} has {size} entries."
+                f"of inputs of shape {tuple(input_shape)} has {size} entries. "
+                f"Received: indices={self.indices}"
             )
 
     def call(self, inputs):

@@ -7,10 +7,12 @@ wrappers, so none of them depends on the concrete layer classes.
 
 import warnings
 
+import keras
 import numpy as np
 from keras import ops
 
 from keras_svd.layers.variational_protocol import is_variational
+from keras_svd.validation import check_bool
 from keras_svd.validation import check_kl_weight
 from keras_svd.validation import check_num_train_examples
 
@@ -34,9 +36,10 @@ def variational_layers(model):
         each once.
 
     Raises:
-        ValueError: for a layer that implements part of the protocol
-            (`log_alpha`, `kl_divergence` or `pruning_mask`) but not all of
-            it; the message names the missing members.
+        ValueError: when `model` is not a Keras layer or model, or for a
+            layer that implements part of the protocol (`log_alpha`,
+            `kl_divergence` or `pruning_mask`) but not all of it; the
+            message names the missing members.
 
     Example:
 
@@ -45,6 +48,11 @@ def variational_layers(model):
         print(layer.name, layer.threshold)
     ```
     """
+    if not isinstance(model, keras.layers.Layer):
+        raise ValueError(
+            "model must be a Keras model or layer. "
+            f"Received: model={model!r:.100}"
+        )
     return [
         layer
         for layer in all_layers(model)
@@ -108,6 +116,23 @@ def require_variational_layers(model):
     return layers
 
 
+def require_built(layers, model):
+    """Raises a `ValueError` naming `model` when a layer is not built.
+
+    Args:
+        layers: the variational layers of `model`.
+        model: what the user passed (named in the message).
+    """
+    unbuilt = [layer.name for layer in layers if not layer.built]
+    if unbuilt:
+        raise ValueError(
+            f"The variational layers {', '.join(unbuilt)} are not built, so "
+            "the model is not built yet and they have no weights: give it a "
+            "`keras.Input` or call it on a batch first. Received: "
+            f"model={getattr(model, 'name', model)!r}"
+        )
+
+
 def set_num_train_examples(model, num_train_examples):
     """Sets N, the number of training examples, on every variational layer.
 
@@ -164,7 +189,7 @@ def read_kl_log(model, reset=True):
 
     Args:
         model: a built Keras model containing variational layers.
-        reset: set the layers' logs back to zeros after reading.
+        reset: set the layers' logs back to zeros after reading (a bool).
 
     Returns:
         None when no training pass ran since the last reset, else a dict:
@@ -172,9 +197,10 @@ def read_kl_log(model, reset=True):
         before beta), and `kl_loss`, the mean of `sum_layers(beta * KL / N)`
         (what the KL added to the loss).
     """
-    variables = [
-        layer.kl_log_variable() for layer in require_variational_layers(model)
-    ]
+    reset = check_bool(reset, "reset")
+    layers = require_variational_layers(model)
+    require_built(layers, model)
+    variables = [layer.kl_log_variable() for layer in layers]
     values = ops.convert_to_numpy(ops.stack([v.value for v in variables]))
     if reset:
         for variable in variables:
@@ -252,6 +278,7 @@ __all__ = [
     "all_layers",
     "kl_inactive_reason",
     "read_kl_log",
+    "require_built",
     "require_variational_layers",
     "set_kl_weight",
     "set_num_train_examples",

@@ -16,16 +16,16 @@ import contextlib
 
 from keras import ops
 
+from keras_svd.model_utils import require_built
 from keras_svd.model_utils import variational_layers
 from keras_svd.validation import check_bool
 
 
 def _sampling_variables(model):
     """The `sampling_variable()` of every variational layer of `model`."""
-    return [
-        (layer, layer.sampling_variable())
-        for layer in variational_layers(model)
-    ]
+    layers = variational_layers(model)
+    require_built(layers, model)
+    return [(layer, layer.sampling_variable()) for layer in layers]
 
 
 def set_weight_sampling(model, enabled):

@@ -16,6 +16,8 @@ import numpy as np
 
 from keras_svd.model_utils import variational_layers
 from keras_svd.strip import strip_variational
+from keras_svd.validation import check_bool
+from keras_svd.validation import check_path
 
 FORMAT = "keras_svd.sparse/1"
 
@@ -39,7 +41,7 @@ def save_sparse(model, path, overwrite=False):
         path: the file to write (a `str` or `os.PathLike`; conventionally
             ending in `.npz`, nothing is appended).
         overwrite: replace an existing file; otherwise an existing `path`
-            raises a `ValueError`.
+            raises a `ValueError` (a missing folder, a `FileNotFoundError`).
 
     Returns:
         The size of the written file in bytes.
@@ -55,15 +57,17 @@ def save_sparse(model, path, overwrite=False):
         raise ValueError(
             f"save_sparse expects a keras.Model. Received: model={model!r}"
         )
-    if not isinstance(overwrite, bool):
-        raise ValueError(
-            f"overwrite must be a bool. Received: overwrite={overwrite!r}"
-        )
-    path = _check_path(path)
+    overwrite = check_bool(overwrite, "overwrite")
+    path = check_path(path, "path")
     if os.path.exists(path) and not overwrite:
         raise ValueError(
             f"The file exists; pass overwrite=True to replace it. "
             f"Received: path={path!r}"
+        )
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(
+            f"The folder {folder} does not exist. Received: path={path!r}"
         )
     if variational_layers(model):
         model = strip_variational(model)
@@ -104,13 +108,17 @@ def load_sparse(path, model=None):
         what the saved model did.
 
     Raises:
-        ValueError: when `path` is missing or is not a file of
-            `save_sparse` (corrupt, truncated, another format), or when
-            `model`'s weights do not match the file's.
+        TypeError: when `path` is not a `str` or `os.PathLike`.
+        FileNotFoundError: when `path` does not exist.
+        ValueError: when `path` is not a file of `save_sparse` (a folder,
+            corrupt, truncated, another format), or when `model`'s weights
+            do not match the file's.
     """
-    path = _check_path(path)
+    path = check_path(path, "path")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"No such file. Received: path={path!r}")
     if not os.path.isfile(path):
-        raise ValueError(f"No such file. Received: path={path!r}")
+        raise ValueError(f"path is not a file. Received: path={path!r}")
     try:
         with np.load(path, allow_pickle=False) as archive:
             if str(archive["format"]) != FORMAT:
@@ -138,14 +146,6 @@ def load_sparse(path, model=None):
         )
     model.set_weights(values)
     return model
-
-
-def _check_path(path):
-    if not isinstance(path, (str, os.PathLike)):
-        raise ValueError(
-            f"path must be a str or os.PathLike. Received: path={path!r}"
-        )
-    return os.fspath(path)
 
 
 def _smallest_uint(values):

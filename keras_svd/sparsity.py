@@ -10,10 +10,13 @@ helpers and the `keras-svd` command all use these.
 
 import math
 
+import keras
 from keras import ops
 
 from keras_svd.model_utils import all_layers
+from keras_svd.model_utils import require_built
 from keras_svd.model_utils import require_variational_layers
+from keras_svd.validation import is_integer
 
 
 def measure_sparsity(model, step=None):
@@ -51,13 +54,15 @@ def measure_sparsity(model, step=None):
     ```
     """
     layers = require_variational_layers(model)
-    unbuilt = [layer.name for layer in layers if not layer.built]
-    if unbuilt:
+    require_built(layers, model)
+    if step is not None and not (
+        is_integer(step)
+        or ops.is_tensor(step)
+        or isinstance(step, keras.Variable)
+    ):
         raise ValueError(
-            f"The variational layers {', '.join(unbuilt)} are not built, so "
-            "they have no weights to count yet. Build the model first (give "
-            "it a `keras.Input` or call it on a batch). Received: "
-            f"model={getattr(model, 'name', model)!r}"
+            "step must be None, an integer, or a scalar tensor or variable. "
+            f"Received: step={step!r}"
         )
     masks = [layer.pruning_mask() for layer in layers]
     sizes = [math.prod(mask.shape) for mask in masks]
@@ -186,6 +191,11 @@ def sparsity_table(report, title=None):
     print(keras_svd.sparsity_table(keras_svd.measure_sparsity(model)))
     ```
     """
+    _check_report(report)
+    if title is not None and not isinstance(title, str):
+        raise ValueError(
+            f"title must be None or a str. Received: title={title!r}"
+        )
     total = {
         "layer": "Total",
         "weights": report["weights"],
@@ -221,6 +231,28 @@ def sparsity_table(report, title=None):
     ratio = f"{compression:.1f}x" if math.isfinite(compression) else "inf"
     lines.append(f"Compression |W| / |W != 0|: {ratio}")
     return "\n".join(lines)
+
+
+_REPORT_KEYS = ("rows", "weights", "kept", "sparsity", "compression")
+_ROW_KEYS = ("layer", "weights", "kept", "sparsity")
+
+
+def _check_report(report):
+    """Raises a `ValueError` naming `report` unless it is a sparsity report."""
+    if (
+        not isinstance(report, dict)
+        or any(key not in report for key in _REPORT_KEYS)
+        or not isinstance(report["rows"], (list, tuple))
+        or not all(
+            isinstance(row, dict) and all(key in row for key in _ROW_KEYS)
+            for row in report["rows"]
+        )
+    ):
+        raise ValueError(
+            "report must be a dict as measure_sparsity returns (rows of "
+            f"{', '.join(_ROW_KEYS)}; totals {', '.join(_REPORT_KEYS[1:])}). "
+            f"Received: report={report!r:.200}"
+        )
 
 
 __all__ = [

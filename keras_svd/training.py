@@ -8,6 +8,7 @@ import time
 import keras
 
 from keras_svd import datasets
+from keras_svd import distribution as distribution_lib
 from keras_svd import models
 from keras_svd.callbacks.kl_annealing import KLAnnealing
 from keras_svd.callbacks.sparsity_monitor import SparsityMonitor
@@ -103,6 +104,7 @@ def train(
     test_size=None,
     seed=None,
     verbose=1,
+    distribution="none",
 ):
     """Trains a variational model of the zoo and returns the result table.
 
@@ -117,8 +119,15 @@ def train(
         output: folder for `result.json`, `model.keras` and `history.csv`.
         train_size: use only the first examples of the training split.
         test_size: use only the first examples of the test split.
-        seed: seeds Keras, NumPy and the shuffling.
-        verbose: Keras's `verbose` for `fit` (0, 1 or 2).
+        seed: seeds Keras, NumPy and the shuffling (needed in a
+            multi-process job: every process must shuffle alike).
+        verbose: Keras's `verbose` for `fit` (0, 1 or 2; 0 in a process
+            other than the chief).
+        distribution: `"none"`, `"mirrored"` (TensorFlow) or
+            `"data-parallel"` (JAX), see `keras_svd.distribution`. For a
+            multi-process JAX job call `keras_svd.distribution.initialize`
+            first, in every process: each trains on its part of every
+            global batch and only process 0 writes into `output`.
 
     Returns:
         A dict: model, dataset, recipe, epochs, test_error_percent, layers
@@ -127,39 +136,70 @@ def train(
         the paper's figures where it has them.
     """
     _check_model_name(model_name)
+    distribution_lib.check_distribution(distribution)
     training_recipe = get_recipe(recipe, model_name, epochs, batch_size)
+    if seed is None and distribution_lib.process_count() > 1:
+        raise ValueError(
+            "A multi-process run needs a seed, so that every process "
+            "shuffles the training data the same way. Received: seed=None"
+        )
     if data_dir is not None and not os.path.isdir(data_dir):
         raise FileNotFoundError(
             f"The data folder does not exist. Received: data_dir={data_dir!r}"
         )
+    # In a multi-process job the chief prepares the data first (a TFDS copy
+    # of local files), the other processes then read it.
+    with distribution_lib.chief_first("keras_svd.training.load"):
+        data = datasets.load(
+            dataset,
+            batch_size=training_recipe.batch_size,
+            data_dir=tfds_dir,
+            source_dir=data_dir,
+            seed=seed,
+            train_size=train_size,
+            test_size=test_size,
+        )
+    distribution_lib.check_batches(
+        distribution,
+        training_recipe.batch_size,
+        {"train_size": data.num_train_examples,
+         "test_size": data.num_test_examples},
+    )
     if seed is not None:
+        # After loading, which may draw random numbers in one process only
+        # (the chief prepares the data): every process of a job must make
+        # the same initial weights.
         keras.utils.set_random_seed(seed)
-    data = datasets.load(
-        dataset,
-        batch_size=training_recipe.batch_size,
-        data_dir=tfds_dir,
-        source_dir=data_dir,
-        seed=seed,
-        train_size=train_size,
-        test_size=test_size,
-    )
-    model = build_model(
-        model_name,
-        data.input_shape,
-        data.num_classes,
-        train_clip=training_recipe.train_clip,
-    )
-    return run_recipe(
-        model,
-        training_recipe,
-        data.train,
-        data.test,
-        num_train_examples=data.num_train_examples,
-        dataset_name=data.name,
-        model_name=model_name,
-        output=output,
-        verbose=verbose,
-    )
+    # In a multi-process job each process trains on its part of every
+    # global batch (the pipelines' batch size is not static, so Keras's own
+    # auto-sharding cannot split them).
+    multi_process = distribution_lib.process_count() > 1
+    train_data, test_data = data.train, data.test
+    if multi_process:
+        batch = training_recipe.batch_size
+        train_data = distribution_lib.shard_dataset(train_data, batch)
+        test_data = distribution_lib.shard_dataset(test_data, batch)
+    with distribution_lib.scope(
+        distribution, auto_shard_dataset=not multi_process
+    ):
+        model = build_model(
+            model_name,
+            data.input_shape,
+            data.num_classes,
+            train_clip=training_recipe.train_clip,
+        )
+        # N is the whole training set, whatever share a process trains on.
+        return run_recipe(
+            model,
+            training_recipe,
+            train_data,
+            test_data,
+            num_train_examples=data.num_train_examples,
+            dataset_name=data.name,
+            model_name=model_name,
+            output=output,
+            verbose=verbose if distribution_lib.is_chief() else 0,
+        )
 
 
 def _fit_kwargs(data, batch_size):
@@ -207,7 +247,9 @@ def run_recipe(
         num_train_examples: N of the KL term.
         dataset_name: recorded in the result.
         model_name: recorded in the result.
-        output: folder for `result.json`, `model.keras` and `history.csv`.
+        output: folder for `result.json`, `model.keras` and `history.csv`
+            (written by the chief process only, see
+            `keras_svd.distribution.is_chief`).
         verbose: Keras's `verbose` for `fit`.
         backup_dir: when given, a `keras.callbacks.BackupAndRestore` folder:
             an interrupted run started again with the same folder resumes
@@ -230,7 +272,10 @@ def run_recipe(
     resuming = backup_dir is not None and pathlib.Path(backup_dir).exists()
     if backup_dir is not None:
         callbacks.append(keras.callbacks.BackupAndRestore(str(backup_dir)))
-    if output is not None:
+    # In a multi-process job only the chief writes files (every process
+    # trains, measures and evaluates: on JAX those are joint computations).
+    writes = output is not None and distribution_lib.is_chief()
+    if writes:
         pathlib.Path(output).mkdir(parents=True, exist_ok=True)
         callbacks.append(
             _MeasuredColumnsCSVLogger(
@@ -267,7 +312,7 @@ def run_recipe(
     }
     if dataset_name == "mnist" and model_name in PAPER_RESULTS:
         result["paper"] = PAPER_RESULTS[model_name]
-    if output is not None:
+    if writes:
         out = pathlib.Path(output)
         model.save(out / "model.keras")
         (out / "result.json").write_text(json.dumps(result, indent=2) + "\n")

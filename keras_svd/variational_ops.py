@@ -262,18 +262,40 @@ def standard_normal(shape, seed):
     at half its cost on CPU (for LeNet-5-Caffe's first convolution the noise
     was the largest single cost of the training step). Elsewhere the
     backend's normal sampler, which is already fast.
+
+    Under a `tf.distribute` strategy with several replicas the replica's id
+    is folded into the seed: the replicas share the seed generator's state,
+    and would otherwise draw the same noise for their parts of the batch.
     """
     if keras.backend.backend() != "tensorflow":
         return keras.random.normal(shape, dtype="float32", seed=seed)
     size = math.prod(shape)
     half = (size + 1) // 2
-    uniform = keras.random.uniform((2, half), dtype="float32", seed=seed)
+    uniform = _tf_uniform((2, half), seed)
     radius = ops.sqrt(-2.0 * ops.log(1.0 - uniform[0]))
     angle = (2.0 * math.pi) * uniform[1]
     pairs = ops.concatenate(
         [radius * ops.cos(angle), radius * ops.sin(angle)], axis=0
     )
     return ops.reshape(pairs[:size], shape)
+
+
+def _tf_uniform(shape, seed):
+    """`keras.random.uniform` (TensorFlow), one stream per replica."""
+    import tensorflow as tf
+
+    replica = tf.distribute.get_replica_context()
+    if (
+        replica is None
+        or replica.num_replicas_in_sync == 1
+        or not isinstance(seed, keras.random.SeedGenerator)
+    ):
+        return keras.random.uniform(shape, dtype="float32", seed=seed)
+    state = tf.cast(tf.math.floormod(seed.next(), tf.int32.max - 1), "int32")
+    state = tf.random.experimental.stateless_fold_in(
+        state, replica.replica_id_in_sync_group
+    )
+    return tf.random.stateless_uniform(shape, seed=state, dtype="float32")
 
 
 def sample(mean, variance, seed):

@@ -106,15 +106,21 @@ def test_load_sparse_rejects_another_npz_and_a_missing_file(tmp_path):
     np.savez(path, a=np.ones(3))
     with pytest.raises(ValueError, match="not a readable.*Received: path="):
         keras_svd.load_sparse(path)
-    with pytest.raises(ValueError, match="No such file.*Received: path="):
+    with pytest.raises(
+        FileNotFoundError, match="No such file.*Received: path="
+    ):
         keras_svd.load_sparse(tmp_path / "missing.npz")
+    with pytest.raises(ValueError, match="not a file.*Received: path="):
+        keras_svd.load_sparse(tmp_path)
 
 
 def test_sparse_storage_rejects_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="Received: model="):
         keras_svd.save_sparse(keras.layers.Dense(2), tmp_path / "a.npz")
     model = keras_svd.strip_variational(_pruned_lenet())
-    with pytest.raises(ValueError, match="Received: path="):
+    with pytest.raises(TypeError, match="Received: path=3"):
         keras_svd.save_sparse(model, 3)
+    with pytest.raises(FileNotFoundError, match="Received: path="):
+        keras_svd.save_sparse(model, tmp_path / "missing" / "a.npz")
     with pytest.raises(ValueError, match="Received: overwrite="):
         keras_svd.save_sparse(model, tmp_path / "a.npz", overwrite="yes")

@@ -97,8 +97,11 @@ def test_front_of_random_points_matches_brute_force(tmp_path):
 
 
 def test_missing_directory_raises(tmp_path):
-    with pytest.raises(ValueError, match="not a folder"):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
         pareto_front(tmp_path / "nowhere")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValueError, match="not a folder"):
+        pareto_front(tmp_path / "file")
 
 
 def test_empty_directory_raises(tmp_path):

@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from keras_svd import schedules as schedules_lib
+from keras_svd.distribution import is_chief
 from keras_svd.model_utils import read_kl_log
 from keras_svd.model_utils import run_id
 from keras_svd.model_utils import set_kl_weight
@@ -50,7 +51,8 @@ class KLAnnealing(keras.callbacks.Callback):
             `epoch -> beta`, a number in [0, 1] or a serialized schedule
             (see `keras_svd.schedules.get`). Beta must be in [0, 1].
         verbose: 0 quiet, 1 prints beta whenever it changes at the start of
-            an epoch.
+            an epoch (in the chief process only, see
+            `keras_svd.distribution.is_chief`).
 
     Example:
 
@@ -102,7 +104,7 @@ class KLAnnealing(keras.callbacks.Callback):
             self._apply(self.schedule(epoch))
         else:
             self._apply(self.schedule(epoch, self._optimizer_step()))
-        if self.verbose > 0 and self._beta != previous:
+        if self.verbose > 0 and self._beta != previous and is_chief():
             print(
                 f"\nEpoch {epoch + 1}: KLAnnealing setting kl_weight to "
                 f"{self._beta:.6g}."

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_svd.distribution import is_chief
 from keras_svd.model_utils import run_id
 from keras_svd.model_utils import variational_layers
 from keras_svd.model_utils import warn_if_kl_inactive
@@ -47,7 +48,7 @@ class SparsityMonitor(keras.callbacks.Callback):
 
     Args:
         verbose: 0 quiet; 1 prints the per-layer table at the end of
-            training.
+            training (in the chief process only).
         update_freq: `"epoch"` (default) reports once per epoch; an integer
             N also reports into the batch logs after every N batches of an
             epoch (the count restarts with each epoch).
@@ -58,7 +59,10 @@ class SparsityMonitor(keras.callbacks.Callback):
             `epoch_sparsity/<layer name>` per epoch (`batch_...` at the
             optimizer step for an integer `update_freq`), and histograms
             `log_alpha/<layer name>`. Needs TensorFlow installed, as
-            `keras.callbacks.TensorBoard` does, whatever the backend.
+            `keras.callbacks.TensorBoard` does, whatever the backend. In a
+            multi-process job only the chief (process 0, see
+            `keras_svd.distribution.is_chief`) writes them; every process
+            measures.
         histogram_freq: with `log_dir`, the epochs between two histograms
             of log alpha (1: every epoch; 0: none). Each histogram epoch
             makes one more host transfer, of the log alphas.
@@ -186,7 +190,7 @@ class SparsityMonitor(keras.callbacks.Callback):
                 )
                 key = unique
             self._keys.append(key)
-        if self.log_dir is not None:
+        if self.log_dir is not None and is_chief():
             self._writer = _SummaryWriter(
                 os.path.join(self.log_dir, "sparsity")
             )
@@ -204,7 +208,10 @@ class SparsityMonitor(keras.callbacks.Callback):
         self._batches_seen = done
         if not due:
             return
-        report = self._measure(with_step=self._writer is not None)
+        # Every process of a multi-process job makes the same measurements
+        # (on JAX each is a computation they all take part in); the chief
+        # alone has a writer.
+        report = self._measure(with_step=self.log_dir is not None)
         self._write_logs(report, logs)
         if self._writer is not None:
             self._writer.scalars("batch_", report, self._keys, report["step"])
@@ -213,10 +220,15 @@ class SparsityMonitor(keras.callbacks.Callback):
         report = self._measure()
         self.last_report = report
         self._write_logs(report, logs)
+        if self.log_dir is None:
+            return
+        log_alphas = None
+        if self.histogram_freq and epoch % self.histogram_freq == 0:
+            log_alphas = _log_alphas(self._layers)
         if self._writer is not None:
             self._writer.scalars("epoch_", report, self._keys, epoch)
-            if self.histogram_freq and epoch % self.histogram_freq == 0:
-                self._writer.histograms(self._layers, epoch)
+            if log_alphas is not None:
+                self._writer.histograms(self._layers, log_alphas, epoch)
             self._writer.flush()
 
     def on_train_end(self, logs=None):
@@ -224,8 +236,10 @@ class SparsityMonitor(keras.callbacks.Callback):
             self._writer.close()
             self._writer = None
         if self.verbose > 0 and self._layers:
-            title = "SparsityMonitor: sparsity per layer"
-            print("\n" + sparsity_table(self._measure(), title=title))
+            report = self._measure()
+            if is_chief():
+                title = "SparsityMonitor: sparsity per layer"
+                print("\n" + sparsity_table(report, title=title))
         if self._layers:
             warn_if_kl_inactive(self.model, run_id(self.model))
 
@@ -270,12 +284,8 @@ class _SummaryWriter:
             for key, row in zip(keys, report["rows"]):
                 tf.summary.scalar(f"{prefix}{key}", row["sparsity"])
 
-    def histograms(self, layers, step):
+    def histograms(self, layers, parts, step):
         tf = self._tf
-        log_alphas = [ops.reshape(layer.log_alpha(), (-1,)) for layer in layers]
-        sizes = [int(log_alpha.shape[0]) for log_alpha in log_alphas]
-        values = ops.convert_to_numpy(ops.concatenate(log_alphas))
-        parts = np.split(values, np.cumsum(sizes)[:-1])
         with self._writer.as_default(step=int(step)):
             for layer, part in zip(layers, parts):
                 tf.summary.histogram(f"log_alpha/{layer.name}", part)
@@ -285,6 +295,14 @@ class _SummaryWriter:
 
     def close(self):
         self._writer.close()
+
+
+def _log_alphas(layers):
+    """The log alphas of `layers`, one flat NumPy array each (one transfer)."""
+    log_alphas = [ops.reshape(layer.log_alpha(), (-1,)) for layer in layers]
+    sizes = [int(log_alpha.shape[0]) for log_alpha in log_alphas]
+    values = ops.convert_to_numpy(ops.concatenate(log_alphas))
+    return np.split(values, np.cumsum(sizes)[:-1])
 
 
 __all__ = ["SparsityMonitor"]

@@ -13,6 +13,8 @@ import zlib
 
 import numpy as np
 
+from keras_svd.validation import check_path
+
 # IDX type code -> big-endian numpy dtype of the stored elements.
 _IDX_DTYPES = {
     0x08: np.dtype("u1"),
@@ -71,9 +73,11 @@ def read_idx(path):
         `int8`, `int16`, `int32`, `float32` or `float64`).
 
     Raises:
+        TypeError: if `path` is not a `str` or `os.PathLike`.
         FileNotFoundError: if `path` does not exist.
-        ValueError: if the file is not an IDX file (bad magic number, unknown
-            type code), or is truncated or has trailing bytes.
+        ValueError: if `path` is a folder, or the file is not an IDX file
+            (bad magic number, unknown type code), or is truncated or has
+            trailing bytes.
 
     Example:
 
@@ -81,7 +85,17 @@ def read_idx(path):
     >>> images.shape, images.dtype
     ((60000, 28, 28), dtype('uint8'))
     """
-    path = os.fspath(path)
+    path = check_path(path, "path")
+    if os.path.isdir(path):
+        raise ValueError(
+            f"path is a folder, not an IDX file (load_idx reads a folder). "
+            f"Received: path={path!r}"
+        )
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"The IDX file {os.path.abspath(path)} does not exist. "
+            f"Received: path={path!r}"
+        )
     data = _read_bytes(path)
     if len(data) < 4:
         raise ValueError(
@@ -131,11 +145,13 @@ def _find_file(folder, stem):
     return None
 
 
-def find_idx_files(folder):
+def find_idx_files(folder, argument="folder"):
     """Finds the four standard IDX files of an MNIST-style folder.
 
     Args:
         folder: path (str or `os.PathLike`) of the folder.
+        argument: the name of the caller's argument that gave `folder`,
+            which the errors name (`"source_dir"` for `prepare_offline`).
 
     Returns:
         A dict mapping `(split, kind)`, with split in `("train", "test")` and
@@ -143,6 +159,7 @@ def find_idx_files(folder):
         name is preferred when both exist).
 
     Raises:
+        TypeError: if `folder` is not a `str` or `os.PathLike`.
         FileNotFoundError: if the folder or one of the files does not exist;
             the message lists the expected files and where they were looked
             for.
@@ -152,12 +169,14 @@ def find_idx_files(folder):
     >>> find_idx_files(default_mnist_dir())["train", "images"]
     '.../mnist/train-images-idx3-ubyte.gz'
     """
-    folder = os.fspath(folder)
+    received = f"\nReceived: {argument}={folder!r}"
+    folder = check_path(folder, argument)
     if not os.path.isdir(folder):
         raise FileNotFoundError(
             f"The IDX data folder {os.path.abspath(folder)} does not exist. "
             f"It must contain these four files, gzip-compressed or not:\n"
             + _expected_files_listing()
+            + received
         )
     paths = _idx_paths(folder)
     missing = [stem for stem, path in paths.values() if path is None]
@@ -167,7 +186,7 @@ def find_idx_files(folder):
             f"Missing IDX files in {os.path.abspath(folder)}:\n"
             f"{missing_listing}\n"
             f"The folder must contain these four files, gzip-compressed or "
-            f"not:\n" + _expected_files_listing()
+            f"not:\n" + _expected_files_listing() + received
         )
     return {key: path for key, (_, path) in paths.items()}
 
@@ -215,6 +234,7 @@ def load_idx(folder):
         shaped `(n, 28, 28)` and the labels shaped `(n,)`.
 
     Raises:
+        TypeError: if `folder` is not a `str` or `os.PathLike`.
         FileNotFoundError: if the folder or one of the files does not exist;
             the message lists the expected files and where they were looked
             for.

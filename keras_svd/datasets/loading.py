@@ -25,6 +25,8 @@ from keras_svd.datasets.idx import load_idx
 from keras_svd.datasets.idx import missing_idx_files
 from keras_svd.datasets.tfds_offline import _default_data_dir
 from keras_svd.datasets.tfds_offline import prepare_offline
+from keras_svd.validation import check_bool
+from keras_svd.validation import check_path
 from keras_svd.validation import check_positive_int
 from keras_svd.validation import is_integer
 
@@ -144,6 +146,7 @@ def _idx_folder(spec, root):
 
 def _local_source(spec, source_dir):
     """Returns the local IDX folder to use for `spec`, or None for online."""
+    source_dir = check_path(source_dir, "source_dir", allow_none=True)
     if source_dir is not None:
         if spec.url is None:
             raise ValueError(
@@ -152,7 +155,7 @@ def _local_source(spec, source_dir):
                 f"TFDS (optionally with `data_dir`). "
                 f"Received: source_dir={source_dir!r}"
             )
-        return _idx_folder(spec, os.fspath(source_dir))
+        return _idx_folder(spec, source_dir)
     root = os.environ.get(LOCAL_DATA_ENV_VAR)
     if root and spec.url is not None:
         return os.path.join(root, spec.subdirs[0])
@@ -175,12 +178,62 @@ class DatasetUnavailableError(RuntimeError):
         self._spec = spec
         super().__init__(self.message())
 
-    def message(self, argument="`source_dir=` to keras_svd.datasets.load()"):
-        """The message, naming `argument` as the way to give a folder."""
+    def message(self, argument=None):
+        """The message, naming `argument` as the way to give a folder.
+
+        Args:
+            argument: how the user gives a folder, e.g. `"--data-dir DIR"`;
+                by default `source_dir=` of `keras_svd.datasets.load()`.
+        """
+        if argument is None:
+            argument = "`source_dir=` to keras_svd.datasets.load()"
         return (
             f"Could not load the dataset {self.name!r}: {self.reason}\n"
             + _download_instructions(self._spec, self.folder, argument)
         )
+
+
+class SourceDirNotFoundError(DatasetUnavailableError, FileNotFoundError):
+    """The `source_dir` given to `load` or `load_numpy` lacks the IDX files.
+
+    A `FileNotFoundError`, as for any missing path, and a
+    `DatasetUnavailableError`, whose message says which files to download,
+    from where and where to put them. The message ends with
+    `Received: source_dir=...`.
+
+    Attributes:
+        source_dir: the folder the user gave.
+    """
+
+    def __init__(self, spec, folder, source_dir, function):
+        self.source_dir = source_dir
+        self._function = function
+        super().__init__(spec, _missing_files_reason(folder), folder)
+
+    def message(self, argument=None):
+        if argument is not None:
+            return super().message(argument)
+        return (
+            super().message(
+                f"`source_dir=` to keras_svd.datasets.{self._function}()"
+            )
+            + f"\nReceived: source_dir={self.source_dir!r}"
+        )
+
+
+def _check_source_dir(spec, folder, source_dir, function):
+    """Raises `SourceDirNotFoundError` when a given `source_dir` lacks files.
+
+    `folder` is the IDX folder found in `source_dir` (`_local_source`).
+    Nothing to check when `source_dir` is None (the environment variable or
+    the default folder).
+    """
+    if source_dir is None:
+        return
+    try:
+        find_idx_files(folder, argument="source_dir")
+    except FileNotFoundError as e:
+        raise SourceDirNotFoundError(spec, folder, source_dir, function) from e
 
 
 def _download_instructions(spec, folder, argument):
@@ -322,6 +375,11 @@ def load(
 
     Raises:
         ValueError: if an argument is invalid.
+        TypeError: if `data_dir` or `source_dir` is not a path.
+        FileNotFoundError: (a `SourceDirNotFoundError`, also a
+            `DatasetUnavailableError`) if `source_dir` is missing or lacks
+            an IDX file, as `load_numpy` raises; the message names
+            `source_dir`, the folder and the files to download.
         DatasetUnavailableError: (a `RuntimeError`) if the data can
             neither be found locally nor downloaded; the message says which
             files to download, from where, where to put them and which
@@ -346,9 +404,12 @@ def load(
             f"`seed` must be None or an integer. Received: seed={seed!r}"
         )
 
+    data_dir = check_path(data_dir, "data_dir", allow_none=True)
+    folder = _local_source(spec, source_dir)
+    _check_source_dir(spec, folder, source_dir, "load")
+
     import tensorflow_datasets as tfds
 
-    folder = _local_source(spec, source_dir)
     if folder is not None:
         data_dir = data_dir if data_dir is not None else _default_data_dir()
         try:
@@ -393,10 +454,13 @@ def load(
     )
 
 
-def load_numpy(name, source_dir=None):
+def load_numpy(name, source_dir=None, download=False):
     """Loads MNIST or Fashion-MNIST from local IDX files as numpy arrays.
 
-    For small tests and benchmarks that need arrays rather than pipelines.
+    For small tests, benchmarks and notebooks that need arrays rather than
+    pipelines. With `download=True` and no local copy (no `source_dir`, no
+    files at the default place) the data come from TFDS instead, which
+    downloads them (on Colab, say) or reuses its prepared copy.
 
     Args:
         name: `"mnist"` or `"fashion_mnist"` (or `"fashion-mnist"`).
@@ -405,6 +469,10 @@ def load_numpy(name, source_dir=None):
             the subfolder of `KERAS_SVD_LOCAL_DATA` if that environment
             variable is set, else `default_mnist_dir()` or
             `default_fashion_mnist_dir()`.
+        download: bool; when True and `source_dir` is None and the default
+            folder lacks the files, load through TFDS (`load`) instead of
+            raising `FileNotFoundError`. Needs TensorFlow and
+            tensorflow-datasets, and a network the first time.
 
     Returns:
         `(x_train, y_train), (x_test, y_test)`: float32 images in `[0, 1]` of
@@ -412,8 +480,11 @@ def load_numpy(name, source_dir=None):
 
     Raises:
         ValueError: if `name` is not one of the IDX datasets.
+        TypeError: if `source_dir` is not a path.
         FileNotFoundError: if the folder or one of its files is missing; the
-            message lists the files and where to download them.
+            message lists the files and where to download them. For a given
+            `source_dir` it is a `SourceDirNotFoundError`, as `load` raises,
+            and names `source_dir`.
 
     Example:
 
@@ -427,9 +498,13 @@ def load_numpy(name, source_dir=None):
             f"`load_numpy` reads local IDX files, which exist only for "
             f"'mnist' and 'fashion_mnist'. Received: name={name!r}"
         )
+    download = check_bool(download, "download")
     folder = _local_source(spec, source_dir)
+    _check_source_dir(spec, folder, source_dir, "load_numpy")
     if folder is None:
         folder = spec.default_dir()
+        if download and not _has_idx_files(folder):
+            return _arrays_from_tfds(name)
     try:
         splits = load_idx(folder)
     except FileNotFoundError as e:
@@ -445,4 +520,23 @@ def load_numpy(name, source_dir=None):
     )
 
 
-__all__ = ["DatasetUnavailableError", "LoadedDataset", "load", "load_numpy"]
+def _arrays_from_tfds(name):
+    """`load_numpy`'s arrays read from the TFDS pipelines of `load`."""
+    data = load(name, batch_size=10_000, shuffle_buffer=1)
+    splits = []
+    for pipeline in (data.train, data.test):
+        batches = [(np.asarray(x), np.asarray(y)) for x, y in pipeline]
+        splits.append((
+            np.concatenate([x for x, _ in batches]).astype(np.float32),
+            np.concatenate([y for _, y in batches]).astype(np.int64),
+        ))
+    return tuple(splits)
+
+
+__all__ = [
+    "DatasetUnavailableError",
+    "LoadedDataset",
+    "SourceDirNotFoundError",
+    "load",
+    "load_numpy",
+]

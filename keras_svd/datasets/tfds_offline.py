@@ -15,6 +15,7 @@ from keras_svd.datasets.idx import find_idx_files
 from keras_svd.datasets.idx import load_idx
 from keras_svd.datasets.idx import read_idx
 from keras_svd.validation import check_bool
+from keras_svd.validation import check_path
 
 SUPPORTED_NAMES = ("mnist", "fashion_mnist")
 
@@ -128,6 +129,7 @@ def prepare_offline(name, source_dir, data_dir=None, overwrite=False):
 
     Raises:
         ValueError: if `name` is not supported.
+        TypeError: if `source_dir` or `data_dir` is not a path.
         FileNotFoundError: if `source_dir` or one of its files is missing.
         FileExistsError: if a prepared copy with other example counts exists
             and `overwrite` is False.
@@ -145,13 +147,14 @@ def prepare_offline(name, source_dir, data_dir=None, overwrite=False):
             f"'fashion-mnist' is also accepted). Received: name={name!r}"
         )
     overwrite = check_bool(overwrite, "overwrite")
-    source_dir = os.fspath(source_dir)
+    source_dir = check_path(source_dir, "source_dir")
+    data_dir = check_path(data_dir, "data_dir", allow_none=True)
     if data_dir is None:
         data_dir = _default_data_dir()
-    data_dir = os.path.abspath(os.path.expanduser(os.fspath(data_dir)))
+    data_dir = os.path.abspath(os.path.expanduser(data_dir))
 
     # Fails early, with the list of expected files, if any is missing.
-    paths = find_idx_files(source_dir)
+    paths = find_idx_files(source_dir, argument="source_dir")
 
     tfds = _tfds()
     builder = _local_builder_class(canonical)(

@@ -12,6 +12,7 @@ from keras_svd.validation import check_bool
 from keras_svd.validation import check_finite_number
 from keras_svd.validation import check_kl_weight
 from keras_svd.validation import check_num_train_examples
+from keras_svd.validation import get_identifier
 
 __all__ = ["BaseVariational"]
 
@@ -128,15 +129,32 @@ class BaseVariational(keras.layers.Layer):
         use_bias = check_bool(use_bias, "use_bias")
         check_num_train_examples(num_train_examples, allow_none=True)
         check_kl_weight(kl_weight)
+        activity_regularizer = get_identifier(
+            keras.regularizers, activity_regularizer, "activity_regularizer"
+        )
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        self.activation = keras.activations.get(activation)
+        self.activation = get_identifier(
+            keras.activations, activation, "activation"
+        )
         self.use_bias = use_bias
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
-        self.kernel_constraint = keras.constraints.get(kernel_constraint)
-        self.bias_constraint = keras.constraints.get(bias_constraint)
+        self.kernel_initializer = get_identifier(
+            keras.initializers, kernel_initializer, "kernel_initializer"
+        )
+        self.bias_initializer = get_identifier(
+            keras.initializers, bias_initializer, "bias_initializer"
+        )
+        self.kernel_regularizer = get_identifier(
+            keras.regularizers, kernel_regularizer, "kernel_regularizer"
+        )
+        self.bias_regularizer = get_identifier(
+            keras.regularizers, bias_regularizer, "bias_regularizer"
+        )
+        self.kernel_constraint = get_identifier(
+            keras.constraints, kernel_constraint, "kernel_constraint"
+        )
+        self.bias_constraint = get_identifier(
+            keras.constraints, bias_constraint, "bias_constraint"
+        )
         self.log_sigma2_init = log_sigma2_init
         self.threshold = threshold
         self.train_clip = train_clip
@@ -222,8 +240,21 @@ class BaseVariational(keras.layers.Layer):
         # The `kl` log: [sum of KL / N, sum of beta * KL / N, passes] since
         # the last reset, written by the training pass as BatchNormalization
         # writes its moving statistics, so it works on JAX's stateless train
-        # step too. Each replica adds the same value, hence the mean.
-        self.kl_log = self._state_weight("kl_log", (3,), 0.0, "mean")
+        # step too. Synchronized on read: under tf.distribute each replica
+        # adds to its own copy, with no cross-replica step inside the
+        # forward pass (see `_add_kl_loss`), and a read averages the copies
+        # (each replica adds the same value).
+        with keras.name_scope(self.name, caller=self):
+            self.kl_log = keras.Variable(
+                initializer=keras.initializers.Zeros(),
+                shape=(3,),
+                dtype="float32",
+                trainable=False,
+                autocast=False,
+                aggregation="mean",
+                synchronization="on_read",
+                name="kl_log",
+            )
         self._warn_if_born_pruned()
         spec = self.input_spec
         self.input_spec = keras.InputSpec(
@@ -345,6 +376,13 @@ class BaseVariational(keras.layers.Layer):
         kl_term = kl * self.inv_num_train_examples
         kl_loss = self.kl_weight_variable * kl_term
         self.add_loss(kl_loss)
+        # No merge point of tf.distribute here (the log is synchronized on
+        # read): MirroredStrategy traces its replicas in threads that switch
+        # at such points, and the replicas share every layer's list of
+        # `add_loss` terms, which the model's call clears; a switch between
+        # two variational layers left some KL terms counted twice in the
+        # loss and others once (keras-svd's tests measured a loss 0.07 too
+        # high and half the first layer's KL gradient).
         self.kl_log.assign_add(
             ops.stop_gradient(
                 ops.stack([kl_term, kl_loss, ops.ones_like(kl_term)])

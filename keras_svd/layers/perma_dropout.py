@@ -1,11 +1,9 @@
 """`PermaDropout`: Monte-Carlo dropout that stays on at inference."""
 
-import math
-
 import keras
 
-from keras_svd.validation import is_integer
-from keras_svd.validation import is_number
+from keras_svd.validation import check_rate
+from keras_svd.validation import check_seed
 
 
 @keras.saving.register_keras_serializable(package="keras_svd")
@@ -50,26 +48,36 @@ class PermaDropout(keras.layers.Dropout):
     """
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
-        if (
-            not is_number(rate)
-            or not math.isfinite(rate)
-            or not 0 <= rate < 1
-        ):
-            raise ValueError(
-                f"rate must be in [0, 1). Received: rate={rate!r}"
-            )
-        if seed is not None and not is_integer(seed):
-            raise ValueError(
-                f"seed must be an integer or None. Received: seed={seed!r}"
-            )
+        rate = check_rate(rate, "rate")
+        seed = check_seed(seed)
         super().__init__(rate=rate, noise_shape=noise_shape, seed=seed, **kwargs)
 
     def call(self, inputs, training=None):
         if self.rate == 0:
             return inputs
+        self._check_noise_shape(inputs.shape)
         return keras.random.dropout(
             inputs,
             self.rate,
             noise_shape=self.noise_shape,
             seed=self.seed_generator,
         )
+
+    def _check_noise_shape(self, input_shape):
+        """Raises a `ValueError` when the mask cannot broadcast to inputs.
+
+        Each entry of `noise_shape` must be `None` (the input's size), 1 or
+        the input's size on that axis, and there must be one per axis.
+        """
+        if self.noise_shape is None:
+            return
+        shape = tuple(input_shape)
+        if len(self.noise_shape) != len(shape) or any(
+            want is not None and size is not None and want not in (1, size)
+            for want, size in zip(self.noise_shape, shape)
+        ):
+            raise ValueError(
+                "noise_shape must have one entry per input axis, each None, "
+                f"1 or the input's size on that axis; the inputs have shape "
+                f"{shape}. Received: noise_shape={self.noise_shape!r}"
+            )

@@ -2,6 +2,8 @@
 
 import typing
 
+from keras_svd.validation import check_bool
+
 __all__ = ["VariationalProtocol", "is_variational", "missing_members"]
 
 
@@ -107,6 +109,7 @@ def is_variational(layer, strict=False):
     Returns:
         A bool.
     """
+    strict = check_bool(strict, "strict")
     missing = missing_members(layer)
     if not missing:
         return True

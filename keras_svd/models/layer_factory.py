@@ -27,6 +27,32 @@ def check_positive_ints(values, length, name):
     return tuple(int(v) for v in values)
 
 
+def check_input_shape(input_shape, rank=None):
+    """Returns `input_shape` as a tuple of positive Python ints.
+
+    Args:
+        input_shape: the shape of one example, without the batch axis.
+        rank: the number of axes it must have (None: any, at least one).
+
+    Raises:
+        ValueError: naming `input_shape` when it is not a sequence of
+            positive integers (of length `rank`).
+    """
+    if (
+        not isinstance(input_shape, (list, tuple))
+        or not input_shape
+        or (rank is not None and len(input_shape) != rank)
+        or not all(is_integer(v) and v > 0 for v in input_shape)
+    ):
+        expected = "" if rank is None else f"{rank} "
+        raise ValueError(
+            f"input_shape must be a tuple of {expected}positive integers "
+            f"(one example's shape, without the batch axis). "
+            f"Received: input_shape={input_shape!r}"
+        )
+    return tuple(int(v) for v in input_shape)
+
+
 def unique_names(names):
     """`names` with `_1`, `_2`, ... appended to those that repeat."""
     return [

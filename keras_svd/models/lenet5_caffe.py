@@ -3,6 +3,7 @@
 import keras
 
 from keras_svd.models.layer_factory import LayerFactory
+from keras_svd.models.layer_factory import check_input_shape
 from keras_svd.models.layer_factory import check_positive_ints
 from keras_svd.models.layer_factory import unique_names
 from keras_svd.validation import check_positive_int
@@ -42,6 +43,8 @@ def lenet5_caffe(
     model = keras_svd.models.lenet5_caffe(variational=False)
     ```
     """
+    input_shape = check_input_shape(input_shape, rank=3)
+    num_classes = check_positive_int(num_classes, "num_classes")
     filters = check_positive_ints(filters, 2, "filters")
     units = check_positive_int(units, "units")
     names = unique_names([f"conv_{f}" for f in filters])

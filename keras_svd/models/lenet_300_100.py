@@ -3,8 +3,10 @@
 import keras
 
 from keras_svd.models.layer_factory import LayerFactory
+from keras_svd.models.layer_factory import check_input_shape
 from keras_svd.models.layer_factory import check_positive_ints
 from keras_svd.models.layer_factory import unique_names
+from keras_svd.validation import check_positive_int
 
 
 def lenet_300_100(
@@ -41,6 +43,8 @@ def lenet_300_100(
     keras_svd.set_num_train_examples(model, 60000)
     ```
     """
+    input_shape = check_input_shape(input_shape)
+    num_classes = check_positive_int(num_classes, "num_classes")
     units = check_positive_ints(units, 2, "units")
     names = unique_names([f"dense_{u}" for u in units])
     make = LayerFactory(variational, variational_kwargs)

@@ -5,7 +5,10 @@ import warnings
 import keras
 
 from keras_svd.layers.perma_dropout import PermaDropout
+from keras_svd.models.layer_factory import check_input_shape
 from keras_svd.validation import check_positive_int
+from keras_svd.validation import check_rate
+from keras_svd.validation import check_seed
 
 
 def mc_dropout_cnn(
@@ -45,6 +48,11 @@ def mc_dropout_cnn(
     ```
     """
     hidden_units = check_positive_int(hidden_units, "hidden_units")
+    conv_rate = check_rate(conv_rate, "conv_rate")
+    hidden_rate = check_rate(hidden_rate, "hidden_rate")
+    input_shape = check_input_shape(input_shape, rank=3)
+    num_classes = check_positive_int(num_classes, "num_classes")
+    seed = check_seed(seed)
 
     def seed_for(offset):
         return None if seed is None else seed + offset

@@ -5,6 +5,8 @@ import math
 import keras
 
 from keras_svd.models.layer_factory import LayerFactory
+from keras_svd.models.layer_factory import check_input_shape
+from keras_svd.validation import check_positive_int
 from keras_svd.validation import is_number
 
 # VGG-16's convolutional part: channels per layer, "M" for 2x2 max pooling.
@@ -57,6 +59,8 @@ def vgg_like(
         raise ValueError(
             f"width must be a positive number. Received: width={width!r}"
         )
+    input_shape = check_input_shape(input_shape, rank=3)
+    num_classes = check_positive_int(num_classes, "num_classes")
     make = LayerFactory(variational, variational_kwargs)
     layers = [keras.Input(input_shape)]
     conv_index = 0

@@ -48,16 +48,37 @@ def deserialize(config, custom_objects=None):
         config: a dict from `serialize` (or
             `keras.saving.serialize_keras_object`).
         custom_objects: optional dict of names to user schedule classes.
+
+    Raises:
+        ValueError: naming `config` when it does not describe a
+            `KLSchedule` (an unknown class, bad arguments).
     """
+    return _deserialize(config, custom_objects, "config")
+
+
+def _deserialize(config, custom_objects, name):
+    """`deserialize`, with errors naming the argument `name`."""
+    if custom_objects is not None and not isinstance(custom_objects, dict):
+        raise ValueError(
+            "custom_objects must be None or a dict of names to classes. "
+            f"Received: custom_objects={custom_objects!r}"
+        )
     objects = dict(_BUILT_IN)
     objects.update(custom_objects or {})
-    schedule = keras.saving.deserialize_keras_object(
-        config, custom_objects=objects
-    )
+    try:
+        schedule = keras.saving.deserialize_keras_object(
+            config, custom_objects=objects
+        )
+    except (TypeError, ValueError) as e:
+        # Keras raises a TypeError for an unknown class name.
+        raise ValueError(
+            f"{name} does not describe a keras_svd.schedules.KLSchedule: "
+            f"{e} Received: {name}={config!r}"
+        ) from e
     if not isinstance(schedule, KLSchedule):
         raise ValueError(
-            "config does not describe a keras_svd.schedules.KLSchedule. "
-            f"Received: config={config!r}"
+            f"{name} does not describe a keras_svd.schedules.KLSchedule. "
+            f"Received: {name}={config!r}"
         )
     return schedule
 
@@ -87,7 +108,7 @@ def get(identifier):
     if isinstance(identifier, KLSchedule):
         return identifier
     if isinstance(identifier, dict):
-        return deserialize(identifier)
+        return _deserialize(identifier, None, "identifier")
     if is_number(identifier):
         return Constant(identifier)
     if callable(identifier):

@@ -35,8 +35,9 @@ def pareto_front(tuner_or_directory):
         `hyperparameters` (a dict of values) and `pareto_optimal` (a bool).
 
     Raises:
-        ValueError: for a missing folder, or a search with no trial that
-            logged both `val_accuracy` and `compression`.
+        FileNotFoundError: for a missing folder.
+        ValueError: for a file that is not a folder, or a search with no
+            trial that logged both `val_accuracy` and `compression`.
 
     Example:
 
@@ -88,6 +89,11 @@ def _trials(tuner_or_directory):
             f"of a search. Received: tuner_or_directory={tuner_or_directory!r}"
         )
     directory = os.fspath(tuner_or_directory)
+    if not os.path.exists(directory):
+        raise FileNotFoundError(
+            "tuner_or_directory does not exist. "
+            f"Received: tuner_or_directory={tuner_or_directory!r}"
+        )
     if not os.path.isdir(directory):
         raise ValueError(
             "tuner_or_directory is not a folder. "

@@ -10,6 +10,7 @@ import numpy as np
 from keras_svd.tuner import objectives
 from keras_svd.tuner.pareto_front import pareto_front
 from keras_svd.tuner.sparse_vd_hyper_model import SparseVDHyperModel
+from keras_svd.validation import check_path
 from keras_svd.validation import check_positive_int
 
 OBJECTIVES = {
@@ -85,7 +86,10 @@ def run_search(
 
     Raises:
         ValueError: for an unknown `family`, `objective` or `tuner`, labels
-            that are not integers, or `x` and `y` of different lengths.
+            that are not integers, `x` and `y` of different lengths, or
+            `validation_data` that is not a pair of as many inputs as
+            labels.
+        TypeError: when `directory` is not a path.
         ImportError: for `tuner="bayesian"` without scikit-learn.
 
     Example:
@@ -110,6 +114,18 @@ def run_search(
             "y must be a vector of integer class labels. "
             f"Received: y with shape {y.shape} and dtype {y.dtype}"
         )
+    if (
+        not isinstance(validation_data, (tuple, list))
+        or len(validation_data) != 2
+        or len(validation_data[0]) != len(validation_data[1])
+        or len(validation_data[0]) == 0
+    ):
+        raise ValueError(
+            "validation_data must be a pair (x_val, y_val) of the same "
+            "number (> 0) of examples: the scores are computed on it. "
+            f"Received: validation_data={validation_data!r:.200}"
+        )
+    directory = check_path(directory, "directory")
     if isinstance(objective, str):
         if objective not in OBJECTIVES:
             raise ValueError(
@@ -140,7 +156,7 @@ def run_search(
         "objective": objective,
         "hyperparameters": hyperparameters,
         "tune_new_entries": tune_new_entries,
-        "directory": os.fspath(directory),
+        "directory": directory,
         "project_name": project_name,
         "overwrite": overwrite,
         "seed": seed,
@@ -172,7 +188,7 @@ def run_search(
         verbose=verbose,
     )
     points = pareto_front(search)
-    front_path = os.path.join(os.fspath(directory), project_name, FRONT_FILE)
+    front_path = os.path.join(directory, project_name, FRONT_FILE)
     with open(front_path, "w") as f:
         json.dump(
             [_jsonable(point) for point in points], f, indent=2, default=float

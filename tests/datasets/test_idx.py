@@ -128,8 +128,19 @@ def test_read_idx_rejects_trailing_bytes(tmp_path, idx_bytes):
 
 
 def test_read_idx_missing_file_raises_file_not_found(tmp_path):
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match="Received: path="):
         read_idx(tmp_path / "nope.gz")
+
+
+@pytest.mark.parametrize("path", [None, 3, 3.5])
+def test_read_idx_rejects_a_path_of_the_wrong_type(path):
+    with pytest.raises(TypeError, match=f"Received: path={path!r}"):
+        read_idx(path)
+
+
+def test_read_idx_rejects_a_folder_naming_the_argument(tmp_path):
+    with pytest.raises(ValueError, match="path is a folder.*Received: path="):
+        read_idx(tmp_path)
 
 
 # load_idx

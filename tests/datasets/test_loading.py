@@ -16,7 +16,9 @@ import tensorflow_datasets as tfds
 
 from keras_svd.datasets import DatasetUnavailableError
 from keras_svd.datasets import LoadedDataset
+from keras_svd.datasets import SourceDirNotFoundError
 from keras_svd.datasets import load
+from keras_svd.datasets import load_numpy
 from keras_svd.datasets import loading
 
 pytestmark = pytest.mark.tensorflow_only("tf.data pipelines from TFDS")
@@ -346,16 +348,38 @@ def test_load_with_an_empty_source_dir_names_the_files_and_the_folder(
     empty = tmp_path / "empty"
     empty.mkdir()
 
-    with pytest.raises(RuntimeError) as info:
+    # A FileNotFoundError, as load_numpy raises, and a
+    # DatasetUnavailableError, which the command line rewords.
+    with pytest.raises(FileNotFoundError) as info:
         load("mnist", source_dir=empty, data_dir=tmp_path / "tfds")
 
+    assert isinstance(info.value, DatasetUnavailableError)
     message = str(info.value)
     for file_name in _FILE_NAMES:
         assert message.count(file_name) == 1
     assert "holds none of the four IDX files" in message
     assert _MNIST_URL in message
     assert f"put them in {empty}" in message
+    assert message.endswith(f"Received: source_dir={empty!r}")
     assert isinstance(info.value.__cause__, FileNotFoundError)
+
+
+def test_load_and_load_numpy_raise_alike_for_a_missing_source_dir(tmp_path):
+    missing = tmp_path / "nowhere"
+
+    with pytest.raises(FileNotFoundError) as from_load:
+        load("mnist", source_dir=missing, data_dir=tmp_path / "tfds")
+    with pytest.raises(FileNotFoundError) as from_load_numpy:
+        load_numpy("mnist", source_dir=missing)
+
+    for info in (from_load, from_load_numpy):
+        assert type(info.value) is SourceDirNotFoundError
+        message = str(info.value)
+        assert f"{missing} does not exist" in message
+        assert message.endswith(f"Received: source_dir={missing!r}")
+    assert "keras_svd.datasets.load()" in str(from_load.value)
+    assert "keras_svd.datasets.load_numpy()" in str(from_load_numpy.value)
+    assert not (tmp_path / "tfds").exists()
 
 
 def test_load_with_local_data_variable_but_no_subfolder_fails_offline(
@@ -396,3 +420,9 @@ def test_load_rejects_invalid_arguments(kwargs, match):
 
     with pytest.raises(ValueError, match=match):
         load(**kwargs)
+
+
+@pytest.mark.parametrize("argument", ["source_dir", "data_dir"])
+def test_load_rejects_a_path_of_the_wrong_type(argument):
+    with pytest.raises(TypeError, match=f"Received: {argument}=3"):
+        load("mnist", **{argument: 3})

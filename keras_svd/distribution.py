@@ -229,6 +229,31 @@ def chief_first(name="keras_svd.chief_first"):
         multihost_utils.sync_global_devices(name)
 
 
+def save_model(model, filepath, **kwargs):
+    """`model.save(filepath)` in the chief; nothing in the other processes.
+
+    Call it in every process. Keras's saving makes throwaway variables (a
+    dummy optimizer), and under a `keras.distribution` each new variable is
+    placed on every device of the job, a computation that all processes
+    must join: saved from the chief alone inside the distribution, the
+    chief would wait for the others forever. This saves with no
+    distribution set (the weights are replicated: the chief has them all).
+
+    Args:
+        model: the model to save.
+        filepath: the `.keras` file.
+        **kwargs: passed to `model.save`.
+    """
+    if not is_chief():
+        return
+    current = keras.distribution.distribution()
+    keras.distribution.set_distribution(None)
+    try:
+        model.save(filepath, **kwargs)
+    finally:
+        keras.distribution.set_distribution(current)
+
+
 def _mirrored_strategy():
     import tensorflow as tf
 
@@ -293,9 +318,16 @@ def shard_dataset(dataset, batch_size):
             f"The batch size must be a multiple of the {processes} "
             f"processes. Received: batch_size={batch_size}"
         )
-    return dataset.rebatch(batch_size // processes).shard(
+    import tensorflow as tf
+
+    batches = int(dataset.cardinality())
+    sharded = dataset.rebatch(batch_size // processes).shard(
         processes, process_index()
     )
+    if batches >= 0:
+        # One part of every global batch: Keras then knows the steps.
+        sharded = sharded.apply(tf.data.experimental.assert_cardinality(batches))
+    return sharded
 
 
 @contextlib.contextmanager
@@ -345,6 +377,7 @@ __all__ = [
     "is_chief",
     "process_count",
     "process_index",
+    "save_model",
     "scope",
     "shard_dataset",
 ]

@@ -314,6 +314,6 @@ def run_recipe(
         result["paper"] = PAPER_RESULTS[model_name]
     if writes:
         out = pathlib.Path(output)
-        model.save(out / "model.keras")
+        distribution_lib.save_model(model, out / "model.keras")
         (out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
     return result

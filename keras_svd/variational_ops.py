@@ -343,6 +343,14 @@ def sampled_output(
     return finish(sample(mean, variance, seed)), kl
 
 
+def _concrete_bool(value):
+    """`value` as a Python bool when it is concrete (eager), else None."""
+    try:
+        return bool(ops.convert_to_numpy(value))
+    except Exception:  # noqa: BLE001  A tracer: JAX raises several types.
+        return None
+
+
 def inference(
     x, kernel, log_sigma2, threshold, train_clip, sampling, linear, finish, seed
 ):
@@ -387,15 +395,20 @@ def inference(
             kernel, log_sigma2, threshold, train_clip, x.dtype
         )[:2]
 
+    def sampled():
+        return sampled_output(
+            x, kernel, log_sigma2, threshold, train_clip, linear, finish, seed
+        )[0]
+
     if keras.backend.backend() != "jax":
-
-        def sampled():
-            return sampled_output(
-                x, kernel, log_sigma2, threshold, train_clip, linear, finish,
-                seed,
-            )[0]
-
         return ops.cond(sampling, sampled, lambda: finish(linear(x, pruned())))
+
+    concrete = _concrete_bool(sampling)
+    if concrete is not None:
+        # An eager call: a Python branch. JAX compiles an eager `cond` anew
+        # for every call (its branches are new closures each time), which
+        # took 1-3 s per call of a layer.
+        return sampled() if concrete else finish(linear(x, pruned()))
 
     seed = seed.next()
     # One cond for both kernels, so that sampling computes them once;

@@ -14,24 +14,30 @@ reference) and once under the distribution of `--engine`, with
   the initial weights), the same loss computed here in float64 with NumPy
   (`mean NLL + beta * KL / N`, N the global number of training examples),
   the KL term `KL / N` that the layers logged for that step and its float64
-  value, the history of `fit`, the seconds it took;
+  value, the history of `fit`, the seconds it took (and, for `mirrored`,
+  whether two replicas sample different weight noise);
 - `process_<i>_<run>.npz`: the trained weights.
 
-Deterministic setting: no shuffling (the first global batch is the first
-`--batch-size` examples, whatever the sharding), the same seed, and
-`log_sigma2_init=-20`, so that the weight noise is negligible (log alpha
-is clipped at -8 and the pre-activations' noise has a standard deviation
-of about 1e-4, mean zero, which moves a mean loss by about 1e-6): the
-sampled first-step loss equals the deterministic float64 one well within
-1e-4. Beta is 1e-3 in the first epoch, so that the KL part of that loss,
-`beta * KL / N`, is about 0.6: a KL counted once per replica or divided by
-a per-replica N would be off by as much.
+Deterministic setting (`--noise zero`, the default): no shuffling (the
+first global batch is the first `--batch-size` examples, whatever the
+sharding), the same seed, and the layers' noise eps set to 0 by replacing
+`keras_svd.variational_ops.standard_normal` in this process. A very low
+`log_sigma2_init` does not make the noise negligible: log alpha is clipped
+at -8, so the noise's standard deviation stays at least
+sqrt(exp(-8)) = 1.8% of each pre-activation's scale, which moved the
+first-step loss by 2.4e-3 here, and the replicas of a strategy draw other
+samples than one device does. With eps = 0 a training step computes
+`mean NLL(theta) + beta * KL / N` exactly, up to float32 rounding (about
+1e-6). `--noise sampled` keeps the noise. Beta is 1e-3 in the first epoch
+(then 2e-3), so that the KL part of the first-step loss,
+`beta * KL / N` with N = 2000, is about 0.6: a KL counted once per replica,
+or divided by a per-replica N, would be off by as much.
 
 Multi-process (`--num-processes 2`): each process joins the job with
 `keras_svd.distribution.initialize`, holds its shard of the slice (its part
 of every global batch) and feeds it with `auto_shard_dataset=False`; only
-process 0 writes `SparsityMonitor`'s TensorBoard files (under
-`<out>/process_<i>/`). The reference run is made in each process on its
+process 0 writes `SparsityMonitor`'s TensorBoard files (asked of every
+process, under `<out>/process_<i>/`). The reference run is made in each process on its
 local device, on the global slice.
 """
 
@@ -44,7 +50,6 @@ import time
 import numpy as np
 
 SEED = 7
-LOG_SIGMA2_INIT = -20.0
 LEARNING_RATE = 1e-3
 
 
@@ -61,7 +66,8 @@ def parse_args(argv):
     parser.add_argument("--mnist", required=True)
     parser.add_argument("--train-size", type=int, default=2000)
     parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--reference-epochs", type=int, default=None)
     parser.add_argument("--noise", choices=("zero", "sampled"),
                         default="zero")
     parser.add_argument("--coordinator", default=None)
@@ -145,7 +151,7 @@ def make_probe(keras, keras_svd):
 def train(keras, keras_svd, x, y, n, batch_size, epochs, log_dir=None):
     """Trains LeNet-300-100 from the seed; returns the record and weights."""
     keras.utils.set_random_seed(SEED)
-    model = keras_svd.models.lenet_300_100(log_sigma2_init=LOG_SIGMA2_INIT)
+    model = keras_svd.models.lenet_300_100()
     keras_svd.set_num_train_examples(model, n)
     model.compile(
         optimizer=keras.optimizers.Adam(LEARNING_RATE),
@@ -173,6 +179,36 @@ def train(keras, keras_svd, x, y, n, batch_size, epochs, log_dir=None):
     return probe, history.history, seconds, weights
 
 
+def replicas_noise_differs(keras, keras_svd):
+    """Whether two MirroredStrategy replicas sample different weight noise.
+
+    Both replicas get the same inputs; with noise drawn from one shared
+    seed state they would return the same sample.
+    """
+    import tensorflow as tf
+
+    from keras_svd import distribution
+
+    strategy = distribution.get(distribution.MIRRORED)
+    with strategy.scope():
+        layer = keras_svd.layers.VariationalDense(
+            8, log_sigma2_init=0.0, num_train_examples=10
+        )
+        layer.build((None, 4))
+    x = np.ones((2, 4), "float32")
+    batches = strategy.experimental_distribute_dataset(
+        tf.data.Dataset.from_tensor_slices(x).batch(2)
+    )
+
+    @tf.function
+    def step(batch):
+        return strategy.run(lambda v: layer(v, training=True), args=(batch,))
+
+    outputs = strategy.experimental_local_results(step(next(iter(batches))))
+    first, second = (keras.ops.convert_to_numpy(o) for o in outputs)
+    return bool(not np.allclose(first, second))
+
+
 def main(argv=None):
     args = parse_args(argv)
     set_up_engine(args)
@@ -183,6 +219,7 @@ def main(argv=None):
     from keras_svd import distribution
     from keras_svd import variational_ops
 
+    sampled_noise = variational_ops.standard_normal
     if args.noise == "zero":
         # The deterministic setting: the layers' eps is 0 (see above).
         variational_ops.standard_normal = (
@@ -203,8 +240,9 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     runs = [("reference", None), ("distributed", args.engine)]
     for run, name in runs:
-        log_dir, replicas = None, 1
+        log_dir, replicas, epochs = None, 1, args.epochs
         if name is None:
+            epochs = args.reference_epochs or args.epochs
             context = distribution.scope("none")
             data = (x, y, args.batch_size)
         else:
@@ -219,10 +257,11 @@ def main(argv=None):
                 else int(np.size(dist.device_mesh.devices))
             )
             data = (x_local, y_local, args.batch_size // num)
-            log_dir = os.path.join(args.out, f"process_{p}", "logs")
+            if num > 1:
+                log_dir = os.path.join(args.out, f"process_{p}", "logs")
         with context:
             probe, history, seconds, weights = train(
-                keras, keras_svd, *data[:2], n, data[2], args.epochs,
+                keras, keras_svd, *data[:2], n, data[2], epochs,
                 log_dir=log_dir,
             )
         expected_loss, expected_kl = numpy_first_loss(
@@ -247,6 +286,11 @@ def main(argv=None):
         }
         np.savez(
             os.path.join(args.out, f"process_{p}_{run}.npz"), *weights
+        )
+    if args.engine == "mirrored":
+        variational_ops.standard_normal = sampled_noise
+        record["replicas_draw_different_noise"] = replicas_noise_differs(
+            keras, keras_svd
         )
     with open(os.path.join(args.out, f"process_{p}.json"), "w") as f:
         json.dump(record, f, indent=2)

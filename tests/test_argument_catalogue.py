@@ -66,7 +66,9 @@ _MNIST_LIKE = (28, 28, 1)
 
 CASES = [
     # -- Layers ---------------------------------------------------------------
-    _case(layers.VariationalDense, "units", lambda c: layers.VariationalDense(0)),
+    _case(
+        layers.VariationalDense, "units", lambda c: layers.VariationalDense(0)
+    ),
     _case(
         layers.VariationalDense,
         "units",
@@ -606,7 +608,9 @@ CASES = [
         WRONG_TYPE,
     ),
     _case(schedules.Constant, "value", lambda c: schedules.Constant(2.0)),
-    _case(schedules.LinearWarmup, "end", lambda c: schedules.LinearWarmup(5, 2)),
+    _case(
+        schedules.LinearWarmup, "end", lambda c: schedules.LinearWarmup(5, 2)
+    ),
     _case(
         schedules.LinearWarmup, "start", lambda c: schedules.LinearWarmup(-1, 2)
     ),

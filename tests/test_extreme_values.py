@@ -3,11 +3,10 @@ layers stay finite.
 
 Log sigma^2 of -30 and +30, theta of 0 and 1e6 and inputs of 0 and 1e4, in
 every combination, for `VariationalDense` and `VariationalConv2D`, in
-training (local reparameterization and the KL term), at inference (the
-pruned mean) and at inference with sampled weights
-(`keras_svd.sampling_mode`). These reach both ends of the log-alpha clip,
-a variance of zero (theta = 0: the 1e-8 under the square root must keep its
-gradient finite) and pre-activations near 1e11. The gradients come from
+training (local reparameterization and the KL term) and at inference (the
+pruned mean). These reach both ends of the log-alpha clip, a variance of
+zero (theta = 0: the 1e-8 under the square root must keep its gradient
+finite) and pre-activations near 1e11. The gradients come from
 `tests/gradients.py`, so the test runs on TensorFlow, JAX and PyTorch.
 """
 
@@ -35,7 +34,7 @@ LAYERS = {
 LOG_SIGMA2 = (-30.0, 30.0)
 THETA = (0.0, 1e6)
 INPUTS = (0.0, 1e4)
-MODES = ("training", "inference", "sampling")
+MODES = ("training", "inference")
 
 CASES = [
     pytest.param(
@@ -53,7 +52,7 @@ CASES = [
 ]
 
 
-def _layer_with(kind, log_sigma2, theta, mode):
+def _layer_with(kind, log_sigma2, theta):
     make, input_shape = LAYERS[kind]
     layer = make()
     layer.build(input_shape)
@@ -62,7 +61,6 @@ def _layer_with(kind, log_sigma2, theta, mode):
         np.full(layer.log_sigma2.shape, log_sigma2, "float32")
     )
     layer.bias.assign(np.full(layer.bias.shape, 0.5, "float32"))
-    layer.sample_at_inference.assign(1.0 if mode == "sampling" else 0.0)
     return layer, input_shape
 
 
@@ -75,7 +73,7 @@ def _assert_finite(name, value):
 def test_outputs_and_gradients_stay_finite(
     kind, log_sigma2, theta, x_value, mode
 ):
-    layer, input_shape = _layer_with(kind, log_sigma2, theta, mode)
+    layer, input_shape = _layer_with(kind, log_sigma2, theta)
     x = np.full(input_shape, x_value, "float32")
     training = mode == "training"
 

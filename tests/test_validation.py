@@ -82,3 +82,47 @@ def test_both_callbacks_check_verbose():
     ):
         with pytest.raises(ValueError, match=r"verbose must be 0, 1 or 2"):
             make()
+
+
+def test_check_rate():
+    assert validation.check_rate(np.float32(0.5), "rate") == 0.5
+    assert type(validation.check_rate(0, "rate")) is float
+    for bad in (1.0, -0.1, float("nan"), "0.5", True, None):
+        with pytest.raises(
+            ValueError, match=r"conv_rate must be in \[0, 1\)\. Received: "
+        ):
+            validation.check_rate(bad, "conv_rate")
+
+
+def test_check_seed():
+    assert validation.check_seed(None) is None
+    assert validation.check_seed(np.int64(3)) == 3
+    for bad in (1.5, "1", True):
+        with pytest.raises(ValueError, match=r"Received: seed="):
+            validation.check_seed(bad)
+
+
+def test_check_path(tmp_path):
+    assert validation.check_path(tmp_path, "folder") == str(tmp_path)
+    assert validation.check_path(None, "folder", allow_none=True) is None
+    for bad in (None, 3, b"bytes", ["a"]):
+        with pytest.raises(TypeError, match=r"Received: folder="):
+            validation.check_path(bad, "folder")
+
+
+def test_get_identifier_names_the_argument():
+    import keras
+
+    initializer = validation.get_identifier(
+        keras.initializers, "zeros", "kernel_initializer"
+    )
+    assert isinstance(initializer, keras.initializers.Zeros)
+    assert validation.get_identifier(keras.constraints, None, "c") is None
+    with pytest.raises(
+        ValueError,
+        match=r"Could not interpret bias_initializer: .*"
+        r"Received: bias_initializer='nope'",
+    ):
+        validation.get_identifier(
+            keras.initializers, "nope", "bias_initializer"
+        )

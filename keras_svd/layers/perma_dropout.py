@@ -24,7 +24,8 @@ class PermaDropout(keras.layers.Dropout):
     Args:
         rate: float in [0, 1), the fraction of input units to drop.
         noise_shape: 1D tuple of integers (or `None`), the shape of the binary
-            mask, as in `keras.layers.Dropout`.
+            mask, as in `keras.layers.Dropout`: one entry per input axis,
+            each `None`, 1 or the input's size (checked at each call).
         seed: integer seed of the layer's generator; the masks still differ
             from call to call.
 
@@ -50,7 +51,9 @@ class PermaDropout(keras.layers.Dropout):
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         rate = check_rate(rate, "rate")
         seed = check_seed(seed)
-        super().__init__(rate=rate, noise_shape=noise_shape, seed=seed, **kwargs)
+        super().__init__(
+            rate=rate, noise_shape=noise_shape, seed=seed, **kwargs
+        )
 
     def call(self, inputs, training=None):
         if self.rate == 0:

@@ -22,7 +22,9 @@ one process only, the chief (`is_chief`): process 0 of a multi-process JAX
 job, the only process otherwise. `SparsityMonitor(log_dir=...)`,
 `KLAnnealing(verbose=1)` and `keras_svd.training` follow it; the callbacks
 still measure in every process, since on JAX each measurement is a
-computation all processes take part in.
+computation all processes take part in. `save_model` saves from the chief,
+`shard_dataset` gives a process its part of every batch of a pipeline, and
+`chief_first` lets the chief prepare files the others then read.
 """
 
 import contextlib
@@ -326,7 +328,8 @@ def shard_dataset(dataset, batch_size):
     )
     if batches >= 0:
         # One part of every global batch: Keras then knows the steps.
-        sharded = sharded.apply(tf.data.experimental.assert_cardinality(batches))
+        cardinality = tf.data.experimental.assert_cardinality(batches)
+        sharded = sharded.apply(cardinality)
     return sharded
 
 

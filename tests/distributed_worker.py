@@ -24,21 +24,21 @@ sharding), the same seed, and the layers' noise eps set to 0 by replacing
 `keras_svd.variational_ops.standard_normal` in this process. A very low
 `log_sigma2_init` does not make the noise negligible: log alpha is clipped
 at -8, so the noise's standard deviation stays at least
-sqrt(exp(-8)) = 1.8% of each pre-activation's scale, which moved the
-first-step loss by 2.4e-3 here, and the replicas of a strategy draw other
-samples than one device does. With eps = 0 a training step computes
-`mean NLL(theta) + beta * KL / N` exactly, up to float32 rounding (about
-1e-6). `--noise sampled` keeps the noise. Beta is 1e-3 in the first epoch
-(then 2e-3), so that the KL part of the first-step loss,
-`beta * KL / N` with N = 2000, is about 0.6: a KL counted once per replica,
-or divided by a per-replica N, would be off by as much.
+sqrt(exp(-8)) = 1.8% of each pre-activation's scale (with
+`log_sigma2_init=-20` it still moved the first-step loss by 2.4e-3), and
+the replicas of a strategy draw other samples than one device does. With
+eps = 0 a training step computes `mean NLL(theta) + beta * KL / N` exactly,
+up to float32 rounding (about 1e-6). `--noise sampled` keeps the noise.
+Beta is 1e-3 in the first epoch (then 2e-3), so that the KL part of the
+first-step loss, `beta * KL / N` with N = 2000, is about 0.28: a KL counted
+once per replica, or divided by a per-replica N, would be off by as much.
 
 Multi-process (`--num-processes 2`): each process joins the job with
 `keras_svd.distribution.initialize`, holds its shard of the slice (its part
 of every global batch) and feeds it with `auto_shard_dataset=False`; only
 process 0 writes `SparsityMonitor`'s TensorBoard files (asked of every
-process, under `<out>/process_<i>/`). The reference run is made in each process on its
-local device, on the global slice.
+process, under `<out>/process_<i>/`). The reference run is made in each
+process on its local device, on the global slice.
 """
 
 import argparse

@@ -87,7 +87,9 @@ def test_a_distribution_the_backend_cannot_do_is_a_usage_error(
     assert (
         f"keras-svd train: error: argument --distribution: {name!r}" in err
     )
-    assert f"needs the {needed} backend, but the Keras backend is {backend}" in err
+    assert (
+        f"needs the {needed} backend, but the Keras backend is {backend}"
+    ) in err
 
 
 def test_the_package_and_the_launcher_agree_on_the_names():

@@ -1,4 +1,4 @@
-"""Data parallelism on each engine, against one device (real MNIST).
+"""`keras_svd.distribution`, and data parallelism on each engine (MNIST).
 
 Each test runs tests/distributed_worker.py in fresh processes with the
 backend and devices it needs (two logical CPUs for TensorFlow's
@@ -25,10 +25,14 @@ weight noise set to 0 (the deterministic setting the worker explains):
 import json
 import pathlib
 import sys
+import types
 
+import keras
 import numpy as np
 import pytest
 
+import keras_svd
+from keras_svd import distribution
 from tests.processes import free_port
 from tests.processes import run_processes
 from tests.processes import worker_env
@@ -54,7 +58,8 @@ def assert_matches_one_device(record, replicas):
     distributed = record["runs"]["distributed"]
     assert distributed["replicas"] == replicas
     # The same initial weights in both runs.
-    assert distributed["initial_weights_sum"] == reference["initial_weights_sum"]
+    initial = distributed["initial_weights_sum"]
+    assert initial == reference["initial_weights_sum"]
     kl_part = BETAS[0] * distributed["expected_first_kl"]
     assert kl_part > 0.1  # Far above the tolerance: a double KL shows.
     for run in (reference, distributed):
@@ -93,7 +98,9 @@ def test_mirrored_strategy_matches_one_device_and_counts_the_kl_once(
     distributed = record["runs"]["distributed"]["history"]
     assert distributed["kl_weight"] == pytest.approx(BETAS)
     # The whole run follows one device's (2 epochs, 40 steps).
-    np.testing.assert_allclose(distributed["loss"], reference["loss"], atol=1e-3)
+    np.testing.assert_allclose(
+        distributed["loss"], reference["loss"], atol=1e-3
+    )
     # Each replica samples its own weight noise.
     assert record["replicas_draw_different_noise"]
     print(f"mirrored: {seconds:.0f} s")
@@ -112,7 +119,9 @@ def test_jax_data_parallel_on_one_host_matches_one_device(mnist_dir, tmp_path):
     reference = record["runs"]["reference"]["history"]
     distributed = record["runs"]["distributed"]["history"]
     assert distributed["kl_weight"] == pytest.approx(BETAS)
-    np.testing.assert_allclose(distributed["loss"], reference["loss"], atol=1e-3)
+    np.testing.assert_allclose(
+        distributed["loss"], reference["loss"], atol=1e-3
+    )
     print(f"JAX, one host: {seconds:.0f} s")
 
 
@@ -147,3 +156,118 @@ def test_jax_two_processes_train_identical_weights_and_match_one_process(
     assert list((out / "process_0" / "logs" / "sparsity").iterdir())
     assert not (out / "process_1").exists()
     print(f"JAX, two processes: {seconds:.0f} s")
+
+
+# -- keras_svd.distribution in one process (cheap, every backend) ----------
+
+
+@pytest.mark.parametrize(
+    "name, backend, message",
+    [
+        ("mirrored", "jax",
+         "'mirrored' (tf.distribute.MirroredStrategy) needs the tensorflow "
+         "backend, but the Keras backend is jax; set KERAS_BACKEND="
+         "tensorflow, or use 'data-parallel'"),
+        ("data-parallel", "tensorflow",
+         "'data-parallel' (keras.distribution.DataParallel) needs the jax "
+         "backend, but the Keras backend is tensorflow; set KERAS_BACKEND="
+         "jax, or use 'mirrored' (one machine)."),
+        ("mirrored", "torch",
+         "or use none: Keras's fit has no data parallelism on torch."),
+    ],
+)
+def test_a_distribution_on_the_wrong_backend_says_what_works(
+    name, backend, message
+):
+    with pytest.raises(distribution.DistributionUnavailableError) as info:
+        distribution.check_distribution(name, backend=backend)
+    assert message in str(info.value)
+
+
+def test_several_processes_need_data_parallel_on_jax():
+    with pytest.raises(
+        distribution.DistributionUnavailableError, match="keras#20585"
+    ):
+        distribution.check_distribution(
+            "mirrored", backend="tensorflow", multi_process=True
+        )
+    distribution.check_distribution(
+        "data-parallel", backend="jax", multi_process=True
+    )
+    with pytest.raises(ValueError, match="distribution must be one of"):
+        distribution.check_distribution("horovod")
+
+
+def test_batches_must_split_over_devices_and_processes(monkeypatch):
+    monkeypatch.setattr(
+        keras.distribution, "list_devices", lambda: ["cpu:0", "cpu:1"]
+    )
+    check = distribution.check_batches
+    check("data-parallel", 100, {"train_size": 2050})
+    check("none", 101, {"train_size": 7})
+    with pytest.raises(ValueError, match="of 2. Received: batch_size=101"):
+        check("data-parallel", 101, {"train_size": 2020})
+    with pytest.raises(ValueError, match="train_size=2051 has 51 examples"):
+        check("data-parallel", 100, {"train_size": 2051})
+    monkeypatch.setattr(distribution, "process_count", lambda: 2)
+    with pytest.raises(
+        ValueError, match="of the batch size 100. Received: test_size=50"
+    ):
+        check("data-parallel", 100, {"train_size": 2000, "test_size": 50})
+
+
+def test_one_process_is_the_chief_and_scope_none_is_one_device():
+    assert distribution.is_chief()
+    assert distribution.process_index() == 0
+    assert distribution.process_count() == 1
+    with distribution.scope("none") as chosen:
+        assert chosen is None
+
+
+def _tiny_data(n=64):
+    rng = np.random.default_rng(0)
+    return (
+        rng.random((n, 28, 28, 1)).astype("float32"),
+        rng.integers(0, 10, n).astype("int32"),
+    )
+
+
+def test_a_process_other_than_the_chief_measures_but_writes_nothing(
+    monkeypatch, tmp_path, capsys
+):
+    from keras_svd import training
+    from keras_svd.callbacks import sparsity_monitor
+
+    monkeypatch.setattr(distribution, "is_chief", lambda: False)
+    monkeypatch.setattr(sparsity_monitor, "is_chief", lambda: False)
+    model = keras_svd.models.lenet_300_100(units=(8, 8))
+    recipe = types.SimpleNamespace(
+        name="quick", epochs=1, batch_size=32, learning_rate=1e-3,
+        kl_schedule=1.0, train_clip=False, learning_rate_at=lambda e: 1e-3,
+    )
+    data = _tiny_data()
+    monitor = keras_svd.callbacks.SparsityMonitor(
+        verbose=1, log_dir=str(tmp_path / "logs")
+    )
+    monkeypatch.setattr(
+        training, "SparsityMonitor", lambda **kwargs: monitor
+    )
+    result = training.run_recipe(
+        model, recipe, data, data, num_train_examples=64,
+        dataset_name="random", model_name="lenet-300-100",
+        output=str(tmp_path / "out"), verbose=0,
+    )
+    assert result["num_train_examples"] == 64
+    assert monitor.last_report is not None  # It measured.
+    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "logs").exists()
+    assert "SparsityMonitor" not in capsys.readouterr().out
+
+
+def test_save_model_saves_from_the_chief(tmp_path):
+    model = keras_svd.models.lenet_300_100(units=(8, 8))
+    distribution.save_model(model, tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    x, _ = _tiny_data(4)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0),
+                               model.predict(x, verbose=0), atol=1e-6)

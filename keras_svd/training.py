@@ -267,7 +267,7 @@ def run_recipe(
     callbacks = [
         KLAnnealing(recipe.kl_schedule),
         keras.callbacks.LearningRateScheduler(recipe.learning_rate_at),
-        SparsityMonitor(per_layer=False),
+        SparsityMonitor(per_layer=True),
     ]
     resuming = backup_dir is not None and pathlib.Path(backup_dir).exists()
     if backup_dir is not None:

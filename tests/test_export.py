@@ -84,3 +84,43 @@ def test_saved_model_export_reloads_with_equal_outputs(which, tmp_path):
     np.testing.assert_allclose(
         reloaded.serve(tf.constant(x)).numpy(), expected, rtol=1e-5, atol=1e-5
     )
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "jax",
+    reason="JAX's export path (jax2tf); TensorFlow's is tested above",
+)
+@pytest.mark.parametrize("which", ["stripped", "compact"])
+def test_jax_exports_a_saved_model_through_jax2tf(which, tmp_path):
+    import tensorflow as tf
+
+    model = _deployable()[which]
+    x = _inputs()
+    model.export(str(tmp_path / which), verbose=False)
+    reloaded = tf.saved_model.load(str(tmp_path / which))
+    np.testing.assert_allclose(
+        reloaded.serve(x).numpy(), model.predict(x, verbose=0),
+        rtol=1e-5, atol=1e-5,
+    )
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "torch",
+    reason="PyTorch's export format (torch.export)",
+)
+@pytest.mark.parametrize("which", ["stripped", "compact"])
+def test_torch_exports_a_torch_export_program(which, tmp_path):
+    import torch
+
+    model = _deployable()[which]
+    x = _inputs()
+    path = tmp_path / f"{which}.pt2"
+    model.export(str(path), format="torch", verbose=False)
+    module = torch.export.load(str(path)).module()
+    # Keras exports the batch dimension as 1 (a static shape).
+    outputs = [module(torch.from_numpy(row[None])) for row in x]
+    np.testing.assert_allclose(
+        np.concatenate([o.detach().cpu().numpy() for o in outputs]),
+        model.predict(x, verbose=0),
+        rtol=1e-5, atol=1e-5,
+    )

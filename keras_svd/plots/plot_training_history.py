@@ -99,6 +99,10 @@ def plot_training_history(history, ax=None, path=None):
         top = np.nanmax(columns[KL_WEIGHT], initial=1.0)
         beta_ax.set_ylim(-0.02 * top, 1.02 * top)
     ax.set_xlabel("epoch")
+    # Whole epochs only: a 3-epoch run gets no 1.25, 1.5, ... ticks.
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title("Sparsity and KL weight over training")
     ax.legend(handles=handles, loc="best", fontsize="small")
     return save(ax.figure, path)

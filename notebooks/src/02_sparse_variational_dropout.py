@@ -51,8 +51,9 @@ keras.utils.set_random_seed(0)
 # `keras_svd.recipes.get_recipe` holds the paper's recipe (Adam 1e-3,
 # batch 100, KL weight 0 for 5 epochs then linear to 1 at epoch 20,
 # `train_clip`); `training.run_recipe` compiles, fits with `KLAnnealing`,
-# `SparsityMonitor` and the learning-rate schedule, and evaluates. The
-# history holds the sparsity and KL weight per epoch.
+# `SparsityMonitor` and the learning-rate schedule, and evaluates. Its
+# `history.csv` holds the KL weight and the sparsity, of the whole network
+# and of each layer, per epoch.
 
 # %%
 def train(model_name, train_size):
@@ -81,9 +82,10 @@ for result in (result300, result5):
 # `benchmarks/reproduce_mnist.py` (read from the repository).
 
 # %%
-fig = keras_svd.plots.plot_training_history("outputs/lenet-300-100/history.csv")
-fig.suptitle("LeNet-300-100, this run")
-plt.show()
+for name in ("lenet-300-100", "lenet5-caffe"):
+    fig = keras_svd.plots.plot_training_history(f"outputs/{name}/history.csv")
+    fig.suptitle(f"{name}, this run: sparsity per layer")
+    plt.show()
 
 # %%
 def committed(path):

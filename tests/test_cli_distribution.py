@@ -1,5 +1,6 @@
 """`keras-svd train --distribution`: its errors, and a two-process JAX run."""
 
+import importlib.util
 import json
 import sys
 
@@ -16,6 +17,13 @@ MULTI = [
     "--distribution", "data-parallel", "--coordinator", "127.0.0.1:1234",
     "--num-processes", "2", "--process-id", "0", "--seed", "1",
 ]
+
+# The JAX engines run in subprocesses whatever KERAS_BACKEND is; without
+# JAX installed (`pip install -e ".[tests]"` alone) they skip.
+NEEDS_JAX = pytest.mark.skipif(
+    importlib.util.find_spec("jax") is None,
+    reason="JAX is not installed (pip install -e \".[tests,backends]\")",
+)
 
 
 def _without(flag, argv):
@@ -96,6 +104,7 @@ def test_the_package_and_the_launcher_agree_on_the_names():
     assert keras_svd_cli.DISTRIBUTIONS == distribution.DISTRIBUTIONS
 
 
+@NEEDS_JAX
 def test_two_jax_processes_train_and_only_process_0_writes(mnist_dir, tmp_path):
     coordinator = f"127.0.0.1:{free_port()}"
     commands = [

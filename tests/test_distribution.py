@@ -22,6 +22,7 @@ weight noise set to 0 (the deterministic setting the worker explains):
   writes `SparsityMonitor`'s TensorBoard files.
 """
 
+import importlib.util
 import json
 import pathlib
 import sys
@@ -39,6 +40,13 @@ from tests.processes import worker_env
 
 WORKER = pathlib.Path(__file__).with_name("distributed_worker.py")
 BETAS = [1e-3, 2e-3]
+
+# The JAX engines run in subprocesses whatever KERAS_BACKEND is; without
+# JAX installed (`pip install -e ".[tests]"` alone) they skip.
+NEEDS_JAX = pytest.mark.skipif(
+    importlib.util.find_spec("jax") is None,
+    reason="JAX is not installed (pip install -e \".[tests,backends]\")",
+)
 
 
 def worker_command(engine, out, mnist_dir, *extra):
@@ -106,6 +114,7 @@ def test_mirrored_strategy_matches_one_device_and_counts_the_kl_once(
     print(f"mirrored: {seconds:.0f} s")
 
 
+@NEEDS_JAX
 def test_jax_data_parallel_on_one_host_matches_one_device(mnist_dir, tmp_path):
     out = tmp_path / "out"
     env = worker_env(
@@ -125,6 +134,7 @@ def test_jax_data_parallel_on_one_host_matches_one_device(mnist_dir, tmp_path):
     print(f"JAX, one host: {seconds:.0f} s")
 
 
+@NEEDS_JAX
 def test_jax_two_processes_train_identical_weights_and_match_one_process(
     mnist_dir, tmp_path
 ):

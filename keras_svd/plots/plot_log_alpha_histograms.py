@@ -3,6 +3,7 @@
 import numpy as np
 from keras import ops
 
+from keras_svd.model_utils import require_built
 from keras_svd.model_utils import require_variational_layers
 from keras_svd.plots.figure_utils import check_figure
 from keras_svd.plots.figure_utils import check_path
@@ -54,13 +55,7 @@ def plot_log_alpha_histograms(model, bins=50, fig=None, path=None):
     check_path(path)
     bins = check_positive_int(bins, "bins")
     layers = require_variational_layers(model)
-    unbuilt = [layer.name for layer in layers if not layer.built]
-    if unbuilt:
-        raise ValueError(
-            f"The variational layers {', '.join(unbuilt)} are not built, so "
-            "they have no log alpha yet. Build the model first. Received: "
-            f"model={getattr(model, 'name', model)!r}"
-        )
+    require_built(layers, model)
     # One transfer to the host for all the layers.
     flat = [ops.reshape(layer.log_alpha(), (-1,)) for layer in layers]
     sizes = [int(part.shape[0]) for part in flat]
